@@ -1,0 +1,40 @@
+"""The app factory: builds the FastAPI app and nothing else."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from reel_host import __version__
+from reel_host.api.deps import KeyCache
+from reel_host.api.errors import install_error_handlers
+from reel_host.api.limits import BodyLimitMiddleware
+from reel_host.api.routes import files, health, plugins, projects, tasks, workers
+from reel_host.runtime import Runtime
+from reel_host.services.catalog import WorkerView
+from reel_host.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the API; plugins are loaded once here, never per request."""
+    rt = runtime or Runtime(settings or get_settings())
+    app = FastAPI(
+        title="Reel",
+        version=__version__,
+        description="Plugin-based GPU processor host: submit generation tasks, follow them, fetch outputs.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.runtime = rt
+    app.state.worker_view = WorkerView()
+    app.state.key_cache = KeyCache()
+    _ = rt.registry  # discover plugins at start-up
+    install_error_handlers(app)
+    for module in (health, plugins, tasks, projects, workers, files):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    return app

@@ -1,0 +1,169 @@
+"""Request and response models of REST API v1; names say their role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+TaskStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+CallbackEvent = Literal["started", "progress", "succeeded", "failed", "cancelled"]
+
+
+class CallbackSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(description="where to POST signed task events")
+    events: list[CallbackEvent] = Field(
+        default_factory=lambda: ["started", "succeeded", "failed", "cancelled"],
+        description="which events to send",
+    )
+
+
+class CmsTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    collection: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+    id: str | int = Field(description="the document id (opaque: integer or string)")
+
+
+class TaskCreate(BaseModel):
+    """Body of ``POST /tasks/submit``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generator: str = Field(min_length=1, max_length=200, description="generator name, e.g. image.diffusers")
+    params: dict[str, Any] = Field(default_factory=dict, description="validated by the generator's schema")
+    priority: int = Field(5, ge=0, le=9, description="0-9; 9 runs first (Redis broker)")
+    callback: CallbackSpec | None = None
+    cms: CmsTarget | None = None
+
+
+class OutputPublic(BaseModel):
+    name: str
+    url: str
+    media_type: str
+    bytes: int
+    metadata: dict[str, Any] = {}
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class TaskPublic(BaseModel):
+    """A task as submit, status and listings return it."""
+
+    id: str
+    project: str
+    generator: str
+    status: TaskStatus
+    progress: float
+    message: str | None
+    attempts: int
+    priority: int
+    queue_position: int | None
+    waiting_for_worker: bool
+    params: dict[str, Any]
+    outputs: list[OutputPublic]
+    error: ErrorInfo | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TasksPublic(BaseModel):
+    data: list[TaskPublic]
+    next: str | None = Field(None, description="cursor of the next page, or null")
+
+
+class TaskLogPublic(BaseModel):
+    created_at: datetime
+    attempt: int
+    level: str
+    message: str
+
+
+class TaskLogsPublic(BaseModel):
+    data: list[TaskLogPublic]
+
+
+class AttemptPublic(BaseModel):
+    number: int
+    worker: str | None
+    status: str
+    error: ErrorInfo | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class EventsToken(BaseModel):
+    token: str
+    url: str
+    expires_at: int
+
+
+class PluginPublic(BaseModel):
+    name: str = Field(description="generator name")
+    kind: str
+    title: str | None = None
+    description: str | None = None
+    plugin: str | None = Field(None, description="the plugin (entry point) that provides it")
+    distribution: str | None = None
+    version: str | None = None
+    params_schema: dict[str, Any]
+    requirements: dict[str, Any]
+    queue: str
+    workers: int = Field(description="live workers that carry it")
+
+
+class PluginsPublic(BaseModel):
+    data: list[PluginPublic]
+    failed: list[dict[str, Any]] = Field(default_factory=list, description="plugins that failed to load here")
+
+
+class WorkerPublic(BaseModel):
+    id: str
+    hostname: str
+    pool: str
+    status: Literal["online", "lost", "stopped"]
+    plugins: list[dict[str, Any]]
+    generators: list[str]
+    skipped: list[dict[str, Any]]
+    gpus: list[dict[str, Any]]
+    queues: list[str]
+    current_task: str | None
+    started_at: datetime
+    last_heartbeat: datetime
+
+
+class WorkersPublic(BaseModel):
+    data: list[WorkerPublic]
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+
+class ProjectPublic(BaseModel):
+    id: str
+    created_at: datetime
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+
+
+class KeyCreated(BaseModel):
+    id: str
+    project: str
+    key: str = Field(description="shown once; store it now")

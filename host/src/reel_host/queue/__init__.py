@@ -1,0 +1,1 @@
+"""Celery: the app, queue names and how tasks are sent."""

@@ -1,0 +1,70 @@
+"""Build the Celery app from settings: broker, routing and long-task safety."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from reel_host.settings import Settings
+
+RUN_TASK = "reel.run"
+CALLBACK_QUEUE = "reel.callbacks"
+QUEUE_PREFIX = "reel.gen."
+
+
+def queue_for(generator: str) -> str:
+    """One queue per generator: ``reel.gen.<generator name>``."""
+    return f"{QUEUE_PREFIX}{generator}"
+
+
+def celery_priority(priority: int) -> int:
+    """Reel's 9-runs-first priority as Redis transport priority (0 is served first)."""
+    return 9 - priority
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app for API (producer) and worker (consumer) processes alike."""
+    app = Celery("reel", set_as_current=False)
+    visibility = int(max(settings.default_time_limit_s, 3600) + 3600)
+    if settings.embedded_broker:
+        folder = (settings.home / "broker").resolve()
+        for sub in ("queue", "control", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        broker_url = "filesystem://"
+        transport_options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+            "processed_folder": str(folder / "processed"),
+            "polling_interval": 0.05,
+        }
+    else:
+        broker_url = settings.broker_url
+        transport_options = {
+            # a long GPU task must never be handed to a second worker while it runs
+            "visibility_timeout": visibility,
+            "priority_steps": list(range(10)),
+            "sep": ":",
+            "queue_order_strategy": "priority",
+        }
+        if settings.broker_prefix:
+            transport_options["global_keyprefix"] = settings.broker_prefix
+    app.conf.update(
+        broker_url=broker_url,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        broker_pool_limit=10,
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="reel.default",
+        task_create_missing_queues=True,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        enable_utc=True,
+    )
+    return app

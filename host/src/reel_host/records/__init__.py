@@ -1,0 +1,1 @@
+"""The durable truth: SQLAlchemy models, engine and migrations."""

@@ -1,0 +1,1 @@
+"""Operations on records shared by the API, the CLI and workers."""

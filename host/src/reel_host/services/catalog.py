@@ -1,0 +1,112 @@
+"""Which generators exist: installed here, or advertised by live workers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reel_host.queue.celery_app import queue_for
+from reel_host.records.models import Worker
+from reel_host.runtime import Runtime
+
+
+@dataclass
+class GeneratorInfo:
+    name: str
+    kind: str
+    title: str | None
+    description: str | None
+    plugin: str | None
+    distribution: str | None
+    version: str | None
+    params_schema: dict[str, Any]
+    requirements: dict[str, Any]
+
+    @property
+    def queue(self) -> str:
+        return queue_for(self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def local_generators(rt: Runtime) -> dict[str, GeneratorInfo]:
+    """Generators of the plugins installed in this process (built once per registry)."""
+    cached: dict[str, GeneratorInfo] | None = getattr(rt.registry, "_infos", None)
+    if cached is not None:
+        return cached
+    out = {}
+    for name, gen in rt.registry.generators.items():
+        plugin = rt.registry.plugin_of[name]
+        out[name] = GeneratorInfo(
+            name=name,
+            kind=gen.kind,
+            title=gen.title,
+            description=gen.description,
+            plugin=plugin.name,
+            distribution=plugin.dist,
+            version=plugin.version,
+            params_schema=gen.params_schema(),
+            requirements=gen.requirements.to_dict(),
+        )
+    rt.registry._infos = out  # type: ignore[attr-defined]
+    return out
+
+
+def live_cutoff(rt: Runtime) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=rt.settings.worker_lost_after_s)
+
+
+def live_workers(session: Session, rt: Runtime) -> list[Worker]:
+    return list(
+        session.scalars(
+            select(Worker).where(Worker.status == "online", Worker.last_heartbeat >= live_cutoff(rt))
+        )
+    )
+
+
+class WorkerView:
+    """A short-lived cache of what live workers carry, so submits stay cheap."""
+
+    def __init__(self, ttl_s: float = 1.0) -> None:
+        self.ttl_s = ttl_s
+        self._at = 0.0
+        self._counts: dict[str, int] = {}
+        self._advertised: dict[str, GeneratorInfo] = {}
+
+    def refresh(self, session: Session, rt: Runtime, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._at < self.ttl_s:
+            return
+        counts: dict[str, int] = {}
+        advertised: dict[str, GeneratorInfo] = {}
+        for worker in live_workers(session, rt):
+            for gen in worker.generators:
+                name = gen["name"] if isinstance(gen, dict) else gen
+                counts[name] = counts.get(name, 0) + 1
+                if isinstance(gen, dict) and name not in advertised:
+                    advertised[name] = GeneratorInfo(**{k: gen.get(k) for k in GeneratorInfo.__dataclass_fields__})
+        self._counts, self._advertised, self._at = counts, advertised, time.monotonic()
+
+    def carriers(self, session: Session, rt: Runtime, generator: str) -> int:
+        self.refresh(session, rt)
+        return self._counts.get(generator, 0)
+
+    def advertised(self, session: Session, rt: Runtime) -> dict[str, GeneratorInfo]:
+        self.refresh(session, rt)
+        return self._advertised
+
+    def counts(self, session: Session, rt: Runtime) -> dict[str, int]:
+        self.refresh(session, rt)
+        return self._counts
+
+
+def all_generators(session: Session, rt: Runtime, view: WorkerView) -> dict[str, GeneratorInfo]:
+    """Installed generators, plus those only live workers carry."""
+    merged = dict(view.advertised(session, rt))
+    merged.update(local_generators(rt))
+    return merged

@@ -1,0 +1,92 @@
+"""All of Reel's configuration: one pydantic-settings class read from ``REEL_*``."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Reel settings; every field is the environment variable ``REEL_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="REEL_", extra="ignore")
+
+    env: Literal["development", "production"] = Field(
+        "development", description="production refuses unsafe defaults (no secret key, no admin key)"
+    )
+    home: Path = Field(Path(".reel"), description="data directory of the embedded mode")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in REEL_HOME")
+    broker_url: str | None = Field(None, description="Celery broker (redis://...); default embedded")
+    broker_prefix: str | None = Field(None, description="key prefix of Reel's keys in a shared Redis")
+    storage_url: str | None = Field(None, description="file:///dir or s3://bucket/prefix; default REEL_HOME/storage")
+    public_url: str = Field("http://127.0.0.1:8000", description="base URL clients reach the API at")
+    secret_key: str | None = Field(None, description="signs file URLs and SSE tokens; shared by API processes")
+    admin_key: str | None = Field(None, description="bearer credential of admin endpoints")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_body_bytes: int = 1024 * 1024
+    signed_url_ttl_s: int = 3600
+    sse_token_ttl_s: int = 600
+    idempotency_ttl_s: int = 24 * 3600
+    events_poll_s: float = Field(0.2, description="how often SSE streams look for changes")
+
+    transient_retries: int = Field(3, description="automatic retries of a transient failure")
+    retry_backoff_s: float = 10.0
+    retry_backoff_max_s: float = 600.0
+    worker_lost_max: int = Field(3, description="re-runs of a task whose worker died, before it fails")
+    heartbeat_s: float = 10.0
+    worker_lost_after_s: float = 30.0
+    cancel_grace_s: float = 30.0
+    default_time_limit_s: float = 300 * 60
+    refuse_without_worker: bool = Field(False, description="refuse submits no live worker can take")
+
+    model_cache_size: int = Field(2, description="loaded models a worker process keeps (LRU)")
+    worker_plugins: str | None = Field(None, description="pins like 'image==0.3.*,audio'; default all")
+    worker_pool: str = Field("default", description="the pool name a worker advertises")
+    worker_concurrency: int = 1
+    load_plugins: str | None = Field(None, description="comma-separated plugin names to load (others skipped)")
+    block_plugins: str | None = Field(None, description="comma-separated plugin names never loaded")
+    trace_plugins: bool = Field(False, description="log every hook call")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            missing = [n for n in ("secret_key", "admin_key", "database_url") if not getattr(self, n)]
+            if missing:
+                raise ValueError(f"REEL_ENV=production needs {', '.join('REEL_' + m.upper() for m in missing)}")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'reel.db').resolve()}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.home / "storage").resolve().as_uri()
+
+    def resolved_secret_key(self) -> str:
+        """The signing secret; in development one is made once and kept in REEL_HOME."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.home / "secret.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own Settings instead)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Workers: run generators for tasks taken from the queues."""

@@ -1,0 +1,50 @@
+"""Loaded models kept between tasks of one worker process, least recently used out first."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from reel_sdk import Generator
+from reel_sdk.torch_support import free_device_memory
+
+log = logging.getLogger("reel.worker.cache")
+
+
+class ModelCache:
+    def __init__(self, capacity: int = 2) -> None:
+        self.capacity = max(1, capacity)
+        self._models: OrderedDict[tuple[str, str, str], tuple[Generator, Any]] = OrderedDict()
+        self.loads = 0
+
+    def get(self, generator: Generator, model_key: str, device: str) -> Any:
+        """The loaded model for this key, loading (and evicting the oldest) if needed."""
+        key = (generator.name, model_key, device)
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key][1]
+        while len(self._models) >= self.capacity:
+            self._evict_oldest()
+        model = generator.load(model_key, device)
+        self.loads += 1
+        self._models[key] = (generator, model)
+        return model
+
+    def _evict_oldest(self) -> None:
+        (name, model_key, device), (gen, model) = self._models.popitem(last=False)
+        log.info("evicting model %s of %s from %s", model_key, name, device)
+        try:
+            gen.unload(model)
+        except Exception:
+            log.exception("unload of %s/%s failed", name, model_key)
+        del model
+        free_device_memory()
+
+    def clear(self) -> None:
+        """Drop every model (after an out-of-memory error)."""
+        while self._models:
+            self._evict_oldest()
+
+    def __len__(self) -> int:
+        return len(self._models)
