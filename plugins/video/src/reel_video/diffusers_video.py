@@ -161,6 +161,13 @@ def plan_run(family: Family, params: DiffusersVideoParams) -> Plan:
     )
 
 
+def _dtype_kwarg() -> str:
+    """``dtype`` where diffusers takes it (it deprecated ``torch_dtype``), else ``torch_dtype``."""
+    from diffusers.utils import deprecation_utils
+
+    return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
+
+
 class DiffusersVideo(Generator):
     """Text-to-video with diffusers; MP4 (H.264) plus a PNG poster of the first frame."""
 
@@ -192,7 +199,7 @@ class DiffusersVideo(Generator):
             try:
                 pipe = DiffusionPipeline.from_pretrained(
                     str(Path(model_key).expanduser()) if local else model_key,
-                    torch_dtype=dtype,
+                    **{_dtype_kwarg(): dtype},
                     local_files_only=local,
                     trust_remote_code=False,
                 )
