@@ -1,0 +1,53 @@
+"""Model locations and load failures: which are the request's fault, which may pass."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from reel_sdk import InvalidInput, TransientError
+
+# The prefixes reel_sdk.models treats as directories.
+LOCAL_PREFIXES = ("/", "./", "~")
+
+_NOT_A_MODEL = ("not a valid model identifier", "does not appear to have", "404", "not found")
+
+
+def is_local_model(model: str) -> bool:
+    """True when ``model`` names a local directory rather than a Hub id."""
+    return model.startswith(LOCAL_PREFIXES)
+
+
+@contextlib.contextmanager
+def load_errors_translated(model: str, field: str = "model") -> Iterator[None]:
+    """Turn loading failures into ``InvalidInput`` (bad model) or ``TransientError`` (network)."""
+    if is_local_model(model) and not Path(model).expanduser().is_dir():
+        raise _invalid(f"{field} {model!r} is not a directory on this worker", field, model)
+    try:
+        yield
+    except (InvalidInput, TransientError):
+        raise
+    except Exception as exc:
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            GatedRepoError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
+
+        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        if isinstance(exc, LocalEntryNotFoundError):
+            raise TransientError(f"{field} {model!r} is not cached and the Hub is unreachable: {text}") from exc
+        if isinstance(exc, (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError, EntryNotFoundError)):
+            raise _invalid(f"{field} {model!r} cannot be loaded: {text}", field, model) from exc
+        if isinstance(exc, ValueError) or any(m in str(exc) for m in _NOT_A_MODEL):
+            raise _invalid(f"{field} {model!r} is not a usable model here: {text}", field, model) from exc
+        if isinstance(exc, (OSError, ConnectionError)):
+            raise TransientError(f"could not load {field} {model!r}: {text}") from exc
+        raise
+
+
+def _invalid(message: str, field: str, value: str) -> InvalidInput:
+    return InvalidInput(message, details=[{"field": field, "message": message, "value": value}])
