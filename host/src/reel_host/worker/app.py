@@ -34,5 +34,7 @@ def bind_worker_tasks(rt: Runtime, worker_id: str, device: str) -> Celery:
         # a forked child must not share the parent's database connections
         rt.engine.dispose(close=False)
         os.environ["REEL_WORKER_ID"] = worker_id
+        if os.environ.get("REEL_WORKER_PRELOAD") == "1":
+            runner().preload()
 
     return app

@@ -45,6 +45,14 @@ class TaskRunner:
         self.cache = ModelCache(rt.settings.model_cache_size)
         self.events = TaskEvents(rt)
 
+    def preload(self) -> None:
+        """Load each generator's default model (``reel worker --preload``)."""
+        for name, gen in self.rt.registry.generators.items():
+            try:
+                self.cache.get(gen, gen.model_key(gen.Params.model_construct()), self.device)
+            except Exception:
+                log.exception("preloading the default model of %s failed", name)
+
     # 1. claim ---------------------------------------------------------------------
     def claim(self, session: Session, task_id: str, attempt: int) -> Claim | None:
         task = session.get(Task, task_id)

@@ -23,12 +23,17 @@ class Heartbeat:
         self.rt = rt
         self.worker_id = worker_id
         self.advert = advert
+        self.ready = False  # "starting" until Celery consumes its queues
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reel-heartbeat", daemon=True)
 
     def start(self) -> None:
         self.beat()
         self._thread.start()
+
+    def mark_ready(self) -> None:
+        self.ready = True
+        self.beat()
 
     def stop(self) -> None:
         self._stop.set()
@@ -57,5 +62,5 @@ class Heartbeat:
             session.add(worker)
         for key, value in self.advert.items():
             setattr(worker, key, value)
-        worker.status = "online"
+        worker.status = "online" if self.ready else "starting"
         worker.last_heartbeat = utcnow()

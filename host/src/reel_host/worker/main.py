@@ -70,6 +70,8 @@ def plan_worker(rt: Runtime, gpu_indices: list[int] | None = None) -> WorkerPlan
 
 def run_worker(rt: Runtime, plan: WorkerPlan, *, concurrency: int = 1, loglevel: str = "INFO") -> None:
     """Run the Celery worker in this process until it is stopped."""
+    from celery.signals import worker_ready
+
     from reel_host.worker.app import bind_worker_tasks
     from reel_host.worker.heartbeat import Heartbeat
 
@@ -81,6 +83,7 @@ def run_worker(rt: Runtime, plan: WorkerPlan, *, concurrency: int = 1, loglevel:
         app.conf.worker_enable_remote_control = False
     heartbeat = Heartbeat(rt, plan.worker_id, plan.advert())
     heartbeat.start()
+    worker_ready.connect(lambda **_: heartbeat.mark_ready(), weak=False)
     queues = plan.queues or ["reel.idle"]
     try:
         app.worker_main([

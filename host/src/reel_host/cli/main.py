@@ -1,0 +1,20 @@
+"""The ``reel`` command: run Reel, manage projects and keys, submit tasks."""
+
+from __future__ import annotations
+
+import typer
+
+from reel_host.cli import admin, run, submit
+
+app = typer.Typer(help="Reel: a plugin-based GPU processor host.", no_args_is_help=True, add_completion=False)
+app.command("up")(run.up)
+app.command("serve")(run.serve)
+app.command("worker")(run.worker)
+app.command("migrate")(admin.migrate)
+app.command("plugins")(admin.plugins)
+app.command("submit")(submit.submit)
+app.add_typer(admin.projects_app, name="projects")
+app.add_typer(admin.keys_app, name="keys")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,116 @@
+"""Running Reel: ``up`` (embedded, all in one), ``serve`` (API) and ``worker``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from reel_host.plugins import PluginError
+from reel_host.runtime import Runtime
+from reel_host.services import auth
+from reel_host.services.auth import key_is_live
+from reel_host.settings import get_settings
+
+err = Console(stderr=True)
+
+
+def _serve_api(rt: Runtime, host: str, port: int) -> None:
+    import uvicorn
+
+    from reel_host.api.app import create_app
+
+    uvicorn.run(create_app(runtime=rt), host=host, port=port, log_level="info", access_log=False)
+
+
+def _dev_key(rt: Runtime) -> str:
+    """The development key of the ``default`` project, kept in REEL_HOME across restarts."""
+    path = rt.settings.home / "dev-key"
+    with rt.sessions() as session:
+        auth.ensure_project(session, "default")
+        if path.exists() and key_is_live(session, path.read_text().strip()):
+            session.commit()
+            return path.read_text().strip()
+        _, key = auth.create_key(session, "default", "development key")
+        session.commit()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def up(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Run Reel embedded: API and one worker, SQLite, local storage, no Redis."""
+    os.environ.setdefault("REEL_PUBLIC_URL", f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{port}")
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    rt = Runtime(settings)
+    rt.migrate()
+    key = _dev_key(rt)
+    env = dict(os.environ, REEL_HOME=str(settings.home.resolve()))
+    worker = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "worker"], env=env)
+    url = settings.public_url.rstrip("/")
+    typer.echo(f"Reel is up at {url}  (API docs: {url}/docs)")
+    typer.echo("project: default")
+    typer.echo(f"API key: {key}")
+    typer.echo(f"try:     curl -H 'Authorization: Bearer {key}' {url}/api/v1/plugins")
+    try:
+        _serve_api(rt, host, port)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Run the API only (distributed mode: workers run elsewhere)."""
+    rt = Runtime(get_settings())
+    rt.migrate()
+    _serve_api(rt, host, port)
+
+
+def worker(
+    plugins: Annotated[str | None, typer.Option("--plugins", help="pins, e.g. 'image==0.3.*,audio'; default all")] = None,
+    pool: Annotated[str | None, typer.Option(help="pool name to advertise")] = None,
+    gpu: Annotated[str | None, typer.Option(help="GPU indices to use, e.g. '0' or '0,1'")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="tasks run at once")] = None,
+    preload: Annotated[bool, typer.Option(help="load default models before taking tasks")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print what would be taken, take nothing")] = False,
+    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+) -> None:
+    """Run a worker that takes the tasks of its plugins' generators."""
+    from reel_host.worker.main import plan_worker, run_worker
+
+    settings = get_settings()
+    if pool:
+        settings.worker_pool = pool
+    if preload:
+        os.environ["REEL_WORKER_PRELOAD"] = "1"
+    rt = Runtime(settings, plugin_pins=plugins if plugins is not None else settings.worker_plugins)
+    try:
+        plan = plan_worker(rt, [int(i) for i in gpu.split(",")] if gpu else None)
+    except PluginError as exc:
+        err.print(f"[red]reel worker: {exc}[/red]")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        err.print(f"[red]reel worker: bad --gpu {gpu!r}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if dry_run:
+        typer.echo(json.dumps({**plan.advert(), "device": plan.device, "worker": plan.worker_id}, indent=2))
+        return
+    rt.migrate()
+    run_worker(rt, plan, concurrency=concurrency or settings.worker_concurrency, loglevel=loglevel)
