@@ -83,8 +83,11 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
 
         def _delta(self, content: str) -> None:
-            chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk",
-                     "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+            chunk = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+            }
             self._chunk(f"data: {json.dumps(chunk)}\n\n")
 
         # -- routes ---------------------------------------------------------------
@@ -130,8 +133,10 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 return
             if "error-event" in prompt:
                 self._delta("Progress: 10%\n")
-                self._chunk('event: error\ndata: {"error": {"message": "content policy violation: '
-                            'prompt rejected"}}\n\n')
+                self._chunk(
+                    'event: error\ndata: {"error": {"message": "content policy violation: '
+                    'prompt rejected"}}\n\n'
+                )
                 return self._end()
             if "error-json" in prompt:
                 self._chunk('data: {"error": {"message": "quota exceeded for this key"}}\n\n')

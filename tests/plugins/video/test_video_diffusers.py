@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 from reel_sdk import InvalidInput
 from reel_sdk.testing import GeneratorContract, RecordingContext, run_generator
-
 from reel_video.diffusers_video import DiffusersVideo
 from reel_video.families import DEFAULT_MODELS, LTX, WAN
 
@@ -48,15 +47,29 @@ class _TinyFamilyContract(GeneratorContract):
 
     def dummy_params(self) -> dict[str, Any]:
         width, height = self.size
-        return {"prompt": PROMPT, "model": self.model, "width": width, "height": height,
-                "num_frames": 9, "fps": 8, "steps": 2, "seed": 0}
+        return {
+            "prompt": PROMPT,
+            "model": self.model,
+            "width": width,
+            "height": height,
+            "num_frames": 9,
+            "fps": 8,
+            "steps": 2,
+            "seed": 0,
+        }
 
     def check_outputs(self, outputs: list, params: dict[str, Any]) -> None:
         video, poster = outputs
         assert (video.media_type, poster.media_type) == ("video/mp4", "image/png")
         facts = probe(video.path)
-        assert facts == {"frames": 9, "fps": 8.0, "width": params["width"], "height": params["height"],
-                         "codec": "h264", "pix_fmt": "yuv420p"}
+        assert facts == {
+            "frames": 9,
+            "fps": 8.0,
+            "width": params["width"],
+            "height": params["height"],
+            "codec": "h264",
+            "pix_fmt": "yuv420p",
+        }
         meta = video.metadata
         assert (meta["frames"], meta["fps"], meta["width"], meta["height"]) == (9, 8, *self.size)
         assert (meta["seed"], meta["model"], meta["family"]) == (0, self.model, self.family)
@@ -85,8 +98,14 @@ def test_orientation__portrait_is_taller_and_landscape_wider(allow_tiny, family,
     gen = DiffusersVideo()
     sizes = {}
     for orientation in ("portrait", "landscape"):
-        params = {"prompt": PROMPT, "model": str(allow_tiny[family]), "orientation": orientation,
-                  "num_frames": 1, "steps": 1, "seed": 1}
+        params = {
+            "prompt": PROMPT,
+            "model": str(allow_tiny[family]),
+            "orientation": orientation,
+            "num_frames": 1,
+            "steps": 1,
+            "seed": 1,
+        }
         video, _ = run_generator(gen, params, workdir=tmp_path / orientation)
         facts = probe(video.path)
         sizes[orientation] = (facts["width"], facts["height"])
@@ -98,18 +117,35 @@ def test_orientation__portrait_is_taller_and_landscape_wider(allow_tiny, family,
 
 def test_progress__reports_each_step_then_encoding(allow_tiny, tmp_path) -> None:
     ctx = RecordingContext(tmp_path)
-    params = {"prompt": PROMPT, "model": str(allow_tiny["wan"]), "width": 32, "height": 32,
-              "num_frames": 5, "steps": 3, "seed": 0}
+    params = {
+        "prompt": PROMPT,
+        "model": str(allow_tiny["wan"]),
+        "width": 32,
+        "height": 32,
+        "num_frames": 5,
+        "steps": 3,
+        "seed": 0,
+    }
     run_generator(DiffusersVideo(), params, context=ctx)
     messages = [e.message for e in ctx.events]
     assert [m for m in messages if m and m.startswith("denoising")] == [
-        "denoising step 1/3", "denoising step 2/3", "denoising step 3/3"]
+        "denoising step 1/3",
+        "denoising step 2/3",
+        "denoising step 3/3",
+    ]
     assert ctx.events[-2].message == "encoding MP4" and ctx.events[-1].fraction == 1.0
 
 
 def test_same_seed__same_video(allow_tiny, tmp_path) -> None:
-    params = {"prompt": PROMPT, "model": str(allow_tiny["ltx"]), "width": 32, "height": 32,
-              "num_frames": 9, "steps": 2, "seed": 7}
+    params = {
+        "prompt": PROMPT,
+        "model": str(allow_tiny["ltx"]),
+        "width": 32,
+        "height": 32,
+        "num_frames": 9,
+        "steps": 2,
+        "seed": 7,
+    }
     first, _ = run_generator(DiffusersVideo(), params, workdir=tmp_path / "a")
     second, _ = run_generator(DiffusersVideo(), params, workdir=tmp_path / "b")
     assert first.path.read_bytes() == second.path.read_bytes()
@@ -120,7 +156,9 @@ def test_same_seed__same_video(allow_tiny, tmp_path) -> None:
 )
 def test_bad_frame_count__refused_naming_field_value_and_rule(allow_tiny, family, value, rule) -> None:
     with pytest.raises(InvalidInput) as info:
-        DiffusersVideo().parse_params({"prompt": PROMPT, "model": str(allow_tiny[family]), "num_frames": value})
+        DiffusersVideo().parse_params(
+            {"prompt": PROMPT, "model": str(allow_tiny[family]), "num_frames": value}
+        )
     assert "num_frames" in str(info.value) and str(value) in str(info.value) and rule in str(info.value)
     assert info.value.details[0]["field"] == "num_frames"
     assert info.value.details[0]["value"] == value

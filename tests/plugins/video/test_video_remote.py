@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 from reel_sdk import Cancelled, GeneratorError, InvalidInput, TransientError
 from reel_sdk.testing import GeneratorContract, RecordingContext, run_generator
-
-from reel_video.adapters import OpenAIChatAdapter, Progress, ProviderFailed, VideoReady, last_percentage, video_url
+from reel_video.adapters import (
+    OpenAIChatAdapter,
+    Progress,
+    ProviderFailed,
+    VideoReady,
+    last_percentage,
+    video_url,
+)
 from reel_video.encode import write_mp4
 from reel_video.remote import RemoteConfig, RemoteVideo
+
 from tests.plugins.video.provider import FakeProvider
 
 TOKEN = "sk-test-not-a-secret"
@@ -74,8 +81,11 @@ def test_success__progress_relayed_and_video_fetched_into_workdir(remote_env, tm
     assert video.metadata["model"] == "veo-portrait" and video.metadata["frames"] == 6
     assert video.metadata["source_url"] == f"{remote_env.url}/files/video.mp4"
     (request,) = remote_env.requests
-    assert request["body"] == {"model": "veo-portrait", "stream": True,
-                               "messages": [{"role": "user", "content": "a cat on the beach"}]}
+    assert request["body"] == {
+        "model": "veo-portrait",
+        "stream": True,
+        "messages": [{"role": "user", "content": "a cat on the beach"}],
+    }
     assert remote_env.downloads == 1
 
 
@@ -108,9 +118,14 @@ def test_stream_breaks_midway__transient_then_retry_succeeds(remote_env, tmp_pat
 
 @pytest.mark.parametrize(
     ("prompt", "message"),
-    [("error-event", "content policy violation: prompt rejected"), ("error-json", "quota exceeded for this key")],
+    [
+        ("error-event", "content policy violation: prompt rejected"),
+        ("error-json", "quota exceeded for this key"),
+    ],
 )
-def test_error_in_stream__generator_error_with_provider_message(remote_env, tmp_path, prompt, message) -> None:
+def test_error_in_stream__generator_error_with_provider_message(
+    remote_env, tmp_path, prompt, message
+) -> None:
     with pytest.raises(GeneratorError, match=message) as info:
         run({"prompt": prompt}, tmp_path)
     assert not info.value.retryable
@@ -165,7 +180,8 @@ def test_params__prompt_and_orientation_only() -> None:
 def test_openai_adapter__parses_sse_progress_url_and_errors() -> None:
     adapter = OpenAIChatAdapter()
     lines = [
-        ": comment", "",
+        ": comment",
+        "",
         'data: {"choices": [{"delta": {"content": "Progress: 4"}}]}',
         'data: {"choices": [{"delta": {"content": "2%"}}]}',
         'data: {"choices": [{"delta": {"content": " Here: <video src=\'https://cdn.example/v/1.mp4?sig=a%2Fb\'>"}}]}',

@@ -97,7 +97,9 @@ def get_adapter(name: str) -> type[StreamAdapter]:
     try:
         return ADAPTERS[name]
     except KeyError:
-        raise KeyError(f"unknown remote video adapter {name!r}; known: {', '.join(sorted(ADAPTERS))}") from None
+        raise KeyError(
+            f"unknown remote video adapter {name!r}; known: {', '.join(sorted(ADAPTERS))}"
+        ) from None
 
 
 # -- text helpers -----------------------------------------------------------------

@@ -33,9 +33,7 @@ class DiffusersVideoParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="Text to video (diffusers)")
 
-    prompt: str = Field(
-        title="Prompt", description="What the video shows.", min_length=1, max_length=2000
-    )
+    prompt: str = Field(title="Prompt", description="What the video shows.", min_length=1, max_length=2000)
     negative_prompt: str = Field(
         "", title="Negative prompt", description="What the video should avoid.", max_length=2000
     )
@@ -54,33 +52,57 @@ class DiffusersVideoParams(BaseModel):
         "(Wan 480x832, LTX-Video 480x704, CogVideoX 480x720).",
     )
     width: int | None = Field(
-        None, title="Width", description="Override the width in pixels (Wan and CogVideoX: a multiple "
-        "of 16, LTX-Video: of 32). Empty: from the orientation.", ge=16, le=2048,
+        None,
+        title="Width",
+        description="Override the width in pixels (Wan and CogVideoX: a multiple "
+        "of 16, LTX-Video: of 32). Empty: from the orientation.",
+        ge=16,
+        le=2048,
     )
     height: int | None = Field(
-        None, title="Height", description="Override the height in pixels (same multiples as width). "
-        "Empty: from the orientation.", ge=16, le=2048,
+        None,
+        title="Height",
+        description="Override the height in pixels (same multiples as width). Empty: from the orientation.",
+        ge=16,
+        le=2048,
     )
     num_frames: int | None = Field(
-        None, title="Frames", description="Number of frames: Wan 4k+1 (default 81), LTX-Video 8k+1 "
+        None,
+        title="Frames",
+        description="Number of frames: Wan 4k+1 (default 81), LTX-Video 8k+1 "
         "(default 121), CogVideoX 8k+1 (default 49). Other counts are refused, not rounded.",
-        ge=1, le=257,
+        ge=1,
+        le=257,
     )
     fps: int | None = Field(
-        None, title="Frames per second", description="Playback rate of the MP4 (Wan 16, LTX-Video 24, "
-        "CogVideoX 8 by default).", ge=1, le=60,
+        None,
+        title="Frames per second",
+        description="Playback rate of the MP4 (Wan 16, LTX-Video 24, CogVideoX 8 by default).",
+        ge=1,
+        le=60,
     )
     steps: int | None = Field(
-        None, title="Steps", description="Denoising steps (default 50; fewer is faster and rougher).",
-        ge=1, le=200,
+        None,
+        title="Steps",
+        description="Denoising steps (default 50; fewer is faster and rougher).",
+        ge=1,
+        le=200,
     )
     guidance: float | None = Field(
-        None, title="Guidance", description="Classifier-free guidance scale (Wan 5, LTX-Video 3, "
-        "CogVideoX 6 by default); 1 or less turns it off.", ge=0, le=30,
+        None,
+        title="Guidance",
+        description="Classifier-free guidance scale (Wan 5, LTX-Video 3, "
+        "CogVideoX 6 by default); 1 or less turns it off.",
+        ge=0,
+        le=30,
     )
     seed: int | None = Field(
-        None, title="Seed", description="Random seed for a repeatable result; empty picks one "
-        "(reported in the output's metadata).", ge=0, le=2**32 - 1,
+        None,
+        title="Seed",
+        description="Random seed for a repeatable result; empty picks one "
+        "(reported in the output's metadata).",
+        ge=0,
+        le=2**32 - 1,
     )
 
     @field_validator("model")
@@ -149,7 +171,9 @@ def plan_run(family: Family, params: DiffusersVideoParams) -> Plan:
         except ValueError as exc:
             details.append({"field": name, "message": str(exc), "value": value})
     if details:
-        raise InvalidInput("; ".join(f"params.{d['field']}: {d['message']}" for d in details), details=details)
+        raise InvalidInput(
+            "; ".join(f"params.{d['field']}: {d['message']}" for d in details), details=details
+        )
     return Plan(
         width=width,
         height=height,
@@ -204,7 +228,9 @@ class DiffusersVideo(Generator):
                     trust_remote_code=False,
                 )
             except (OSError, ValueError) as exc:
-                raise GeneratorError(f"could not load model {model_key!r}: {exc}".splitlines()[0][:500]) from exc
+                raise GeneratorError(
+                    f"could not load model {model_key!r}: {exc}".splitlines()[0][:500]
+                ) from exc
             family = family_for_pipeline(type(pipe).__name__)
             if family is None:
                 supported = ", ".join(f.pipeline_class for f in FAMILIES)
@@ -213,7 +239,10 @@ class DiffusersVideo(Generator):
                     details=[{"field": "model", "message": "unsupported pipeline", "value": model_key}],
                 )
             pipe.set_progress_bar_config(disable=True)
-            if str(device).startswith("cuda") and os.environ.get(CPU_OFFLOAD_ENV, "").lower() in ("1", "true"):
+            if str(device).startswith("cuda") and os.environ.get(CPU_OFFLOAD_ENV, "").lower() in (
+                "1",
+                "true",
+            ):
                 pipe.enable_model_cpu_offload(device=device)
             else:
                 pipe.to(device)

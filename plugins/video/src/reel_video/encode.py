@@ -49,8 +49,13 @@ def _write_mp4_imageio(frames: np.ndarray, path: Path, fps: int, *, crf: int) ->
 
     _, height, width, _ = frames.shape
     writer = imageio_ffmpeg.write_frames(
-        str(path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-        macro_block_size=2, output_params=["-crf", str(crf), "-movflags", "+faststart"],
+        str(path),
+        (width, height),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        macro_block_size=2,
+        output_params=["-crf", str(crf), "-movflags", "+faststart"],
     )
     writer.send(None)
     for arr in frames:

@@ -59,7 +59,9 @@ class Family:
     def check_side(self, name: str, value: int) -> None:
         """Raise ValueError unless ``value`` (width or height) is a multiple of ``size_multiple``."""
         if value % self.size_multiple:
-            raise ValueError(f"{name} must be a multiple of {self.size_multiple} for {self.title}, got {value}")
+            raise ValueError(
+                f"{name} must be a multiple of {self.size_multiple} for {self.title}, got {value}"
+            )
 
 
 WAN = Family(

@@ -185,9 +185,11 @@ class RemoteVideo(Generator):
         # 2. Download the video into the workdir, so the result outlives the provider's URL.
         ctx.progress(STREAM_SHARE, "downloading video")
         path = ctx.workdir / "video.mp4"
-        headers = {"Authorization": spec.headers["Authorization"]} if _same_origin(url, spec.url) and (
-            "Authorization" in spec.headers
-        ) else {}
+        headers = (
+            {"Authorization": spec.headers["Authorization"]}
+            if _same_origin(url, spec.url) and ("Authorization" in spec.headers)
+            else {}
+        )
         try:
             with model.client.stream("GET", url, headers=headers) as resp:
                 if resp.status_code >= 400:
