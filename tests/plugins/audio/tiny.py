@@ -18,7 +18,7 @@ def bert_tokenizer(tmp: Path):
     """A BERT word-piece tokenizer over a few words and single letters."""
     from transformers import BertTokenizer
 
-    words = "hello world this is a test of reel speech the cat sat on mat".split()
+    words = ["hello", "world", "this", "is", "a", "test", "of", "reel", "the", "cat", "sat", "on", "mat"]
     letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters, *words, *(f"##{c}" for c in letters)]
     tmp.mkdir(parents=True, exist_ok=True)
@@ -59,11 +59,21 @@ def build_bark(path: Path) -> Path:
         semantic_config={**sub, "input_vocab_size": 129600, "output_vocab_size": 10048},
         coarse_acoustics_config={**sub, "input_vocab_size": 12096, "output_vocab_size": 12096},
         fine_acoustics_config={
-            **sub, "input_vocab_size": 1056, "output_vocab_size": 1056, "n_codes_total": 8, "n_codes_given": 1,
+            **sub,
+            "input_vocab_size": 1056,
+            "output_vocab_size": 1056,
+            "n_codes_total": 8,
+            "n_codes_given": 1,
         },
         codec_config=EncodecConfig(
-            sampling_rate=24000, hidden_size=8, num_filters=4, num_lstm_layers=1, codebook_size=1024,
-            codebook_dim=8, upsampling_ratios=[8, 5, 4, 2], target_bandwidths=[1.5, 3.0, 6.0],
+            sampling_rate=24000,
+            hidden_size=8,
+            num_filters=4,
+            num_lstm_layers=1,
+            codebook_size=1024,
+            codebook_dim=8,
+            upsampling_ratios=[8, 5, 4, 2],
+            target_bandwidths=[1.5, 3.0, 6.0],
         ).to_dict(),
     )
     model = BarkModel(config).eval()
@@ -97,17 +107,36 @@ def build_musicgen(path: Path) -> Path:
     codebook_size = 64
     config = MusicgenConfig(
         text_encoder=T5Config(
-            vocab_size=100, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=4,
-            relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+            vocab_size=100,
+            d_model=16,
+            d_kv=4,
+            d_ff=32,
+            num_layers=1,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
         ).to_dict(),
         audio_encoder=EncodecConfig(
-            sampling_rate=MUSICGEN_SAMPLE_RATE, hidden_size=8, num_filters=4, num_lstm_layers=1,
-            codebook_size=codebook_size, codebook_dim=8, upsampling_ratios=[8, 5, 4, 4],
+            sampling_rate=MUSICGEN_SAMPLE_RATE,
+            hidden_size=8,
+            num_filters=4,
+            num_lstm_layers=1,
+            codebook_size=codebook_size,
+            codebook_dim=8,
+            upsampling_ratios=[8, 5, 4, 4],
             target_bandwidths=[1.2],  # 4 codebooks at 50 Hz x 6 bits
         ).to_dict(),
         decoder=MusicgenDecoderConfig(
-            vocab_size=codebook_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-            ffn_dim=32, num_codebooks=4, pad_token_id=codebook_size, bos_token_id=codebook_size,
+            vocab_size=codebook_size,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            ffn_dim=32,
+            num_codebooks=4,
+            pad_token_id=codebook_size,
+            bos_token_id=codebook_size,
             max_position_embeddings=512,
         ).to_dict(),
     )

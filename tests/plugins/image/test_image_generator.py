@@ -7,15 +7,21 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from reel_image.generator import DiffusersImage
 from reel_sdk import InvalidInput
 from reel_sdk.testing import GeneratorContract, RecordingContext, run_generator
 
-from reel_image.generator import DiffusersImage
-
 
 def small(model: Path, **extra: object) -> dict[str, object]:
-    return {"prompt": "a red cat", "model": str(model), "width": 64, "height": 64, "steps": 2, "seed": 7,
-            **extra}
+    return {
+        "prompt": "a red cat",
+        "model": str(model),
+        "width": 64,
+        "height": 64,
+        "steps": 2,
+        "seed": 7,
+        **extra,
+    }
 
 
 class TestDiffusersImageContract(GeneratorContract):

@@ -93,8 +93,12 @@ def build_sd(path: Path) -> Path:
         attention_head_dim=2,
     ).eval()
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-        set_alpha_to_one=False, steps_offset=1,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
     )
     pipe = StableDiffusionPipeline(
         unet=unet,
@@ -135,7 +139,10 @@ def build_sdxl(path: Path) -> Path:
         norm_num_groups=2,
     ).eval()
     scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="leading",
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        timestep_spacing="leading",
         steps_offset=1,
     )
     pipe = StableDiffusionXLPipeline(
@@ -173,12 +180,25 @@ def build_flux(path: Path) -> Path:
     ).eval()
     t5 = T5EncoderModel(
         T5Config(
-            vocab_size=VOCAB_SIZE, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
-            relative_attention_num_buckets=8, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+            vocab_size=VOCAB_SIZE,
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            decoder_start_token_id=0,
+            pad_token_id=0,
+            eos_token_id=1,
         )
     ).eval()
-    vae = _vae(latent_channels=4, use_quant_conv=False, use_post_quant_conv=False,
-               shift_factor=0.0609, scaling_factor=1.5035)
+    vae = _vae(
+        latent_channels=4,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
     pipe = FluxPipeline(
         transformer=transformer,
         scheduler=FlowMatchEulerDiscreteScheduler(),

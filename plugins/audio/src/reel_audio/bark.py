@@ -33,8 +33,7 @@ class BarkParams(BaseModel):
         max_length=1000,
         title="Text",
         description=(
-            "What to say. Bark speaks about 13 seconds per request; cues such as [laughs] "
-            "or ♪ work too."
+            "What to say. Bark speaks about 13 seconds per request; cues such as [laughs] or ♪ work too."
         ),
     )
     voice_preset: VoicePreset | None = Field(  # type: ignore[valid-type]
@@ -50,7 +49,10 @@ class BarkParams(BaseModel):
         description="A Bark checkpoint: Hugging Face id or local directory, bounded by REEL_ALLOWED_MODELS.",
     )
     seed: int | None = Field(
-        default=None, ge=0, le=MAX_SEED, title="Seed",
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        title="Seed",
         description="Random seed for a reproducible take; empty picks one at random.",
     )
 
@@ -89,7 +91,9 @@ class Bark(Generator):
     default_models: ClassVar[tuple[str, ...]] = DEFAULT_MODELS
 
     def model_key(self, params: BarkParams) -> str:
-        return str(Path(params.model).expanduser().resolve()) if is_local_model(params.model) else params.model
+        return (
+            str(Path(params.model).expanduser().resolve()) if is_local_model(params.model) else params.model
+        )
 
     def models(self) -> list[str]:
         return list(self.default_models)
@@ -101,7 +105,7 @@ class Bark(Generator):
         with load_errors_translated(model_key), translate_oom():
             processor = AutoProcessor.from_pretrained(model_key, local_files_only=local)
             model = BarkModel.from_pretrained(model_key, dtype=torch_dtype(device), local_files_only=local)
-            model.to(device).eval()
+            model.to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
         return LoadedBark(model_key, model, processor, device)
 
     def unload(self, model: LoadedBark) -> None:
@@ -136,7 +140,12 @@ class Bark(Generator):
             "coarse": model.model.coarse_acoustics,
             "fine": model.model.fine_acoustics.position_embeds_layer,
         }
-        with translate_oom(), torch.inference_mode(), seeded(seed, model.device), progress.forward_hooks(counted):
+        with (
+            translate_oom(),
+            torch.inference_mode(),
+            seeded(seed, model.device),
+            progress.forward_hooks(counted),
+        ):
             audio = model.model.generate(**inputs)
 
         # 4. Write the WAV at the model's sample rate.

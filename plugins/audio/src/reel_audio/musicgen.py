@@ -25,23 +25,39 @@ class MusicGenParams(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Music (MusicGen)")
 
     prompt: str = Field(
-        min_length=1, max_length=1000, title="Prompt",
+        min_length=1,
+        max_length=1000,
+        title="Prompt",
         description="The music to make, e.g. 'lo-fi hip hop with a mellow piano'.",
     )
     duration_s: float = Field(
-        default=8.0, gt=0, le=MAX_DURATION_S, title="Duration (seconds)",
+        default=8.0,
+        gt=0,
+        le=MAX_DURATION_S,
+        title="Duration (seconds)",
         description=f"Length of the clip, up to {MAX_DURATION_S:g} seconds.",
     )
     guidance: float = Field(
-        default=3.0, ge=1.0, le=15.0, title="Guidance scale",
+        default=3.0,
+        ge=1.0,
+        le=15.0,
+        title="Guidance scale",
         description="How closely to follow the prompt (classifier-free guidance; 1 turns it off).",
     )
     model: str = Field(
-        default=DEFAULT_MODEL, min_length=1, max_length=500, title="Model",
-        description="A MusicGen checkpoint: Hugging Face id or local directory, bounded by REEL_ALLOWED_MODELS.",
+        default=DEFAULT_MODEL,
+        min_length=1,
+        max_length=500,
+        title="Model",
+        description=(
+            "A MusicGen checkpoint: Hugging Face id or local directory, bounded by REEL_ALLOWED_MODELS."
+        ),
     )
     seed: int | None = Field(
-        default=None, ge=0, le=MAX_SEED, title="Seed",
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        title="Seed",
         description="Random seed for a reproducible clip; empty picks one at random.",
     )
 
@@ -84,7 +100,9 @@ class MusicGen(Generator):
     default_models: ClassVar[tuple[str, ...]] = DEFAULT_MODELS
 
     def model_key(self, params: MusicGenParams) -> str:
-        return str(Path(params.model).expanduser().resolve()) if is_local_model(params.model) else params.model
+        return (
+            str(Path(params.model).expanduser().resolve()) if is_local_model(params.model) else params.model
+        )
 
     def models(self) -> list[str]:
         return list(self.default_models)
@@ -98,7 +116,7 @@ class MusicGen(Generator):
             model = MusicgenForConditionalGeneration.from_pretrained(
                 model_key, dtype=torch_dtype(device), local_files_only=local
             )
-            model.to(device).eval()
+            model.to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
         return LoadedMusicGen(model_key, model, processor, device)
 
     def unload(self, model: LoadedMusicGen) -> None:
@@ -114,7 +132,10 @@ class MusicGen(Generator):
         tokens = max(1, round(params.duration_s * model.frame_rate))
         if tokens > model.max_tokens:
             longest = model.max_tokens / model.frame_rate
-            message = f"duration_s must be at most {longest:g} for model {params.model!r}, got {params.duration_s:g}"
+            message = (
+                f"duration_s must be at most {longest:g} for model {params.model!r}, "
+                f"got {params.duration_s:g}"
+            )
             raise InvalidInput(message, details=[{"field": "duration_s", "message": message}])
 
         # 2. Encode the prompt.

@@ -92,9 +92,8 @@ class DiffusersImage(Generator):
             index = DiffusionPipeline.load_config(model_key, local_files_only=local)
             half = "bfloat16" if "Flux" in str(index.get("_class_name", "")) else "float16"
             # 2. Load through the same from_pretrained path real weights take; never remote code.
-            pipe = AutoPipelineForText2Image.from_pretrained(
-                model_key, torch_dtype=torch_dtype(device, half=half), local_files_only=local
-            )
+            dtype = {_dtype_keyword(): torch_dtype(device, half=half)}
+            pipe = AutoPipelineForText2Image.from_pretrained(model_key, local_files_only=local, **dtype)
             pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         call_params = frozenset(inspect.signature(pipe.__call__).parameters)
@@ -105,9 +104,7 @@ class DiffusersImage(Generator):
         model.default_scheduler = None
         free_device_memory()
 
-    def generate(
-        self, model: LoadedPipeline, params: DiffusersImageParams, ctx: RunContext
-    ) -> list[Output]:
+    def generate(self, model: LoadedPipeline, params: DiffusersImageParams, ctx: RunContext) -> list[Output]:
         import torch
 
         # 1. Check what only the loaded pipeline can tell: its size multiple and scheduler family.
@@ -148,6 +145,14 @@ class DiffusersImage(Generator):
             outputs.append(Output(path=path, media_type=MEDIA_TYPES[params.format], metadata=metadata))
         ctx.progress(1.0, f"{len(outputs)} image(s) done")
         return outputs
+
+
+def _dtype_keyword() -> str:
+    """diffusers renamed ``torch_dtype`` to ``dtype`` (0.42 warns on the old name)."""
+    import diffusers
+
+    version = tuple(int(p) for p in diffusers.__version__.split(".")[:2] if p.isdigit())
+    return "dtype" if version >= (0, 42) else "torch_dtype"
 
 
 def _check_size(model: LoadedPipeline, params: DiffusersImageParams) -> None:

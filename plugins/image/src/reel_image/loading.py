@@ -39,8 +39,12 @@ def load_errors_translated(model: str, field: str = "model") -> Iterator[None]:
 
         text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         if isinstance(exc, LocalEntryNotFoundError):
-            raise TransientError(f"{field} {model!r} is not cached and the Hub is unreachable: {text}") from exc
-        if isinstance(exc, (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError, EntryNotFoundError)):
+            raise TransientError(
+                f"{field} {model!r} is not cached and the Hub is unreachable: {text}"
+            ) from exc
+        if isinstance(
+            exc, (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError, EntryNotFoundError)
+        ):
             raise _invalid(f"{field} {model!r} cannot be loaded: {text}", field, model) from exc
         if isinstance(exc, ValueError) or any(m in str(exc) for m in _NOT_A_MODEL):
             raise _invalid(f"{field} {model!r} is not a usable model here: {text}", field, model) from exc
