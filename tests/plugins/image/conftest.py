@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.plugins.image import tiny
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hub_offline() -> Iterator[None]:
+    """Offline before huggingface_hub is first imported (it reads HF_HUB_OFFLINE once), restored after."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +43,3 @@ def offline_and_allowed(monkeypatch: pytest.MonkeyPatch, image_models_dir: Path)
     """Nothing may be downloaded; the tiny models' directory is the allowed set."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("REEL_ALLOWED_MODELS", str(image_models_dir))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _offline_for_builders() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
