@@ -1,8 +1,10 @@
 """Task events (queued, started, progress, succeeded, failed, cancelled) and who hears them.
 
-Every state change of a task passes through :meth:`TaskEvents.emit`. Sinks
-registered with :func:`add_sink` (callbacks, the CMS bridge) are called with the
-session that recorded the change, so they can write durable outbox rows.
+Every state change of a task passes through :meth:`TaskEvents.emit`, called
+inside the transaction that records the change, before its commit, with the task
+already showing its new state. Sinks registered with :func:`add_sink` (callbacks,
+the CMS bridge) add their outbox rows to that same session, so an event is stored
+exactly when the state change is.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def add_sink(sink: Sink) -> None:
 class TaskEvents:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+
+    @property
+    def has_sinks(self) -> bool:
+        return bool(_SINKS)
 
     def emit(self, session: Session, task: Task, event: str) -> None:
         for sink in list(_SINKS):

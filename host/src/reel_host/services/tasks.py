@@ -94,6 +94,8 @@ def submit_task(
     if idempotency_key is not None:
         session.add(IdempotencyKey(project_id=project, key=idempotency_key, request_hash=request_hash(body), task_id=task.id))
     try:
+        session.flush()
+        TaskEvents(rt).emit(session, task, "queued")
         session.commit()
     except IntegrityError:  # the same key raced us: answer with the winner's task
         session.rollback()
@@ -101,7 +103,6 @@ def submit_task(
         if existing is None:
             raise
         return existing, False
-    TaskEvents(rt).emit(session, task, "queued")
     dispatch(session, rt, task)
     return task, True
 
@@ -254,12 +255,13 @@ def cancel_task(session: Session, rt: Runtime, project: str, task_id: str) -> Ta
         .values(status="cancelled", message="cancelled", finished_at=now, updated_at=now,
                 error_code=None, error_message=None)
     )
-    session.commit()
     session.refresh(task)
     if done.rowcount == 0:
+        session.rollback()
         raise Conflict(f"task {task_id!r} is already {task.status}; only queued or running tasks can be cancelled",
                        code="task_finished")
     TaskEvents(rt).emit(session, task, "cancelled")
+    session.commit()
     return task
 
 
@@ -279,9 +281,9 @@ def retry_task(session: Session, rt: Runtime, project: str, task_id: str) -> Tas
         raise Conflict(f"task {task_id!r} is {task.status}; only failed or cancelled tasks can be retried",
                        code="task_not_retryable")
     session.execute(delete(TaskOutput).where(TaskOutput.task_id == task.id))
-    session.commit()
     session.refresh(task)
     TaskEvents(rt).emit(session, task, "queued")
+    session.commit()
     dispatch(session, rt, task)
     return task
 

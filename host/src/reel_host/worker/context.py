@@ -32,6 +32,7 @@ class HostRunContext(RunContext):
         self._sessions: sessionmaker[Session] = rt.sessions
         self._last_write = 0.0
         self._last_poll = 0.0
+        self.events = TaskEvents(rt)
         self._handler = TaskLogHandler(self._sessions, task.id, attempt)
         logger.addHandler(self._handler)
 
@@ -50,12 +51,13 @@ class HostRunContext(RunContext):
             done = session.execute(
                 update(Task).where(*self._fence()).values(progress=fraction, message=message, updated_at=utcnow())
             )
-            session.commit()
             if done.rowcount == 0:
+                session.commit()
                 self.cancel()  # cancelled, or this run was superseded: stop
                 return
-            self.task.progress, self.task.message = fraction, message
-            TaskEvents(self.rt).emit(session, self.task, "progress")
+            if self.events.has_sinks:
+                self.events.emit(session, session.get(Task, self.task_id), "progress")  # type: ignore[arg-type]
+            session.commit()
 
     def _poll_cancelled(self) -> bool:
         now = time.monotonic()

@@ -90,9 +90,9 @@ class TaskRunner:
             return None
         session.add(TaskAttempt(task_id=task_id, number=attempt, run=run, worker_id=self.worker_id))
         session.execute(update(Worker).where(Worker.id == self.worker_id).values(current_task_id=task_id))
-        session.commit()
         session.refresh(task)
         self.events.emit(session, task, "started")
+        session.commit()
         return Claim(task, run)
 
     def _still_running(self, session: Session, task: Task) -> bool:
@@ -176,9 +176,12 @@ class TaskRunner:
             return False
         session.add_all(outputs or [])
         self._close_open_attempts(session, task, status, code, message)
+        session.flush()
+        current = session.get(Task, task.id)
+        if current is not None:
+            session.refresh(current)
+            self.events.emit(session, current, status)
         session.commit()
-        session.refresh(task)
-        self.events.emit(session, task, status)
         return True
 
     @staticmethod
