@@ -90,11 +90,13 @@ def submit_task(
         queued_at=now,
         updated_at=now,
     )
-    session.add(task)
-    if idempotency_key is not None:
-        session.add(IdempotencyKey(project_id=project, key=idempotency_key, request_hash=request_hash(body), task_id=task.id))
     try:
-        session.flush()
+        session.add(task)
+        session.flush()  # the task row first: the idempotency row refers to it
+        if idempotency_key is not None:
+            session.add(IdempotencyKey(project_id=project, key=idempotency_key, request_hash=request_hash(body),
+                                       task_id=task.id))
+            session.flush()
         TaskEvents(rt).emit(session, task, "queued")
         session.commit()
     except IntegrityError:  # the same key raced us: answer with the winner's task
