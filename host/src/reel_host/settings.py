@@ -54,6 +54,34 @@ class Settings(BaseSettings):
     block_plugins: str | None = Field(None, description="comma-separated plugin names never loaded")
     trace_plugins: bool = Field(False, description="log every hook call")
 
+    # -- S3-compatible storage (REEL_STORAGE_URL=s3://bucket/prefix); see docs/storage.md
+    storage_endpoint_url: str | None = Field(None, description="S3 endpoint (R2, MinIO); default AWS")
+    storage_region: str | None = Field(None, description="bucket region ('auto' for R2)")
+    storage_access_key: str | None = Field(None, description="access key id; default: boto3's chain")
+    storage_secret_key: str | None = Field(None, description="secret access key")
+    storage_addressing_style: Literal["auto", "virtual", "path"] = "auto"
+    storage_public_url: str | None = Field(None, description="public base URL of the bucket (durable URLs)")
+    storage_max_output_bytes: int = Field(5 * 1024**3, description="largest output file stored")
+    storage_media_types: str = Field("*", description="allowed output media types, e.g. 'image/*,video/mp4'")
+    storage_multipart_threshold_bytes: int = Field(64 * 1024**2, description="multipart upload from here")
+    storage_multipart_chunk_bytes: int = Field(16 * 1024**2, description="part size of multipart uploads")
+
+    # -- callbacks and the CMS bridge; see docs/callbacks.md
+    callback_schedule_s: str = Field(
+        "5,300,1800,7200,18000,36000,50400,72000,86400",
+        description="delays between delivery attempts (Standard Webhooks schedule, about 3 days)",
+    )
+    callback_jitter: float = Field(0.1, ge=0, le=1, description="each delay is scaled by 1 ± this, at random")
+    callback_timeout_s: float = Field(10.0, description="one delivery attempt's HTTP timeout")
+    callback_allow_private: bool = Field(False, description="allow loopback/private/link-local callback URLs")
+    callback_progress_interval_s: float = Field(0.5, description="at most one progress callback this often")
+    callback_breaker_threshold: int = Field(5, description="consecutive failures that open a breaker")
+    callback_breaker_cooldown_s: float = Field(60.0, description="an open breaker's wait before a probe")
+    callback_sweep_s: float = Field(2.0, description="how often the sender looks for due deliveries")
+    callback_lease_s: float = Field(60.0, description="a claimed delivery is sent again after this")
+    callback_concurrency: int = Field(8, description="threads of `reel callbacks`")
+    callback_secret_grace_s: float = Field(24 * 3600, description="a rotated-out secret signs this long")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
@@ -73,6 +101,11 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_url(self) -> str:
         return self.storage_url or (self.home / "storage").resolve().as_uri()
+
+    @property
+    def callback_schedule(self) -> list[float]:
+        """The retry delays in seconds (``REEL_CALLBACK_SCHEDULE_S``)."""
+        return [float(x) for x in self.callback_schedule_s.split(",") if x.strip()]
 
     def resolved_secret_key(self) -> str:
         """The signing secret; in development one is made once and kept in REEL_HOME."""

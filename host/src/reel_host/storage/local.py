@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reel_host.signing import Signer
-from reel_host.storage.base import Storage
+from reel_host.storage.base import Storage, check_output
 
 if TYPE_CHECKING:
     from reel_host.settings import Settings
@@ -32,6 +32,7 @@ class LocalStorage(Storage):
         return path
 
     def put(self, key: str, path: Path, media_type: str) -> int:
+        check_output(path, media_type, self.settings)
         target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".part")
@@ -48,6 +49,9 @@ class LocalStorage(Storage):
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path_of(prefix.rstrip("/")), ignore_errors=True)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.path_of(key).read_bytes()
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
