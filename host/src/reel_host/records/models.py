@@ -172,3 +172,82 @@ class Worker(Base):
     status: Mapped[str] = mapped_column(String(16), default="online")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- callbacks and the CMS bridge (reel_host.callbacks) ----------------------------------
+
+
+class CallbackSettings(Base):
+    """A project's callback signing secrets and its PayloadCMS connection (secrets never leave the API)."""
+
+    __tablename__ = "callback_settings"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    signing_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_until: Mapped[datetime | None]
+    rotated_at: Mapped[datetime | None]
+    payload_url: Mapped[str | None] = mapped_column(String(1000))
+    payload_auth_slug: Mapped[str | None] = mapped_column(String(200))
+    payload_api_key: Mapped[str | None] = mapped_column(Text)
+    payload_upload_collection: Mapped[str | None] = mapped_column(String(200))
+    payload_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallbackDelivery(Base):
+    """One event for one destination, recorded with the state change and sent from this outbox.
+
+    ``id`` orders a task's deliveries; ``msg_id`` is the ``webhook-id`` every retry repeats.
+    """
+
+    __tablename__ = "callback_deliveries"
+    __table_args__ = (
+        Index("ix_callback_deliveries_task", "task_id", "kind", "id"),
+        Index("ix_callback_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    msg_id: Mapped[str] = mapped_column(String(40), unique=True, default=lambda: new_id("msg"))
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | cms
+    event: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2000))
+    destination: Mapped[str] = mapped_column(String(300))  # scheme://host:port: the circuit breaker's key
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None]
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallbackAttempt(Base):
+    """One HTTP try of a delivery: when, how long, what came back."""
+
+    __tablename__ = "callback_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("callback_deliveries.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackBreaker(Base):
+    """A destination's circuit breaker, shared by every sender process."""
+
+    __tablename__ = "callback_breakers"
+
+    destination: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
