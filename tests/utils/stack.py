@@ -8,9 +8,11 @@ A stack runs in one of two modes:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -108,6 +110,11 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def kill_group(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the worker and its pool children at once (it runs in a session of its own)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
     def stop(self, sig: int | None = None) -> None:
         if self.proc.poll() is None:
             if sig is None:
@@ -157,7 +164,8 @@ class Stack:
         cmd = [sys.executable, "-m", "reel_host.cli.main", "worker", "--plugins", plugins, "--pool", pool,
                "--loglevel", "WARNING", *(args or [])]
         with log_path.open("wb") as out:
-            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.tmp)
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.tmp,
+                                    start_new_session=True)
         worker = WorkerProcess(proc, log_path, pool)
         self.workers.append(worker)
         if wait:

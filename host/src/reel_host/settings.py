@@ -42,8 +42,13 @@ class Settings(BaseSettings):
     worker_lost_max: int = Field(3, description="re-runs of a task whose worker died, before it fails")
     heartbeat_s: float = 10.0
     worker_lost_after_s: float = 30.0
-    cancel_grace_s: float = 30.0
-    default_time_limit_s: float = 300 * 60
+    cancel_grace_s: float = Field(
+        30.0, description="how long a run may ignore a cancellation or its soft time limit before it is killed")
+    default_time_limit_s: float = Field(300 * 60, description="time limit of a generator that sets none")
+    time_limits: dict[str, float] = Field(
+        default_factory=dict, description='per-generator time limits in seconds, JSON: {"image.diffusers": 600}')
+    visibility_timeout_s: float | None = Field(
+        None, description="broker visibility timeout; default: longer than the longest time limit known here")
     refuse_without_worker: bool = Field(False, description="refuse submits no live worker can take")
 
     model_cache_size: int = Field(2, description="loaded models a worker process keeps (LRU)")

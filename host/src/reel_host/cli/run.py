@@ -7,16 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from reel_host.plugins import PluginError
 from reel_host.runtime import Runtime
 from reel_host.services import auth
 from reel_host.services.auth import key_is_live
-from reel_host.settings import get_settings
+from reel_host.settings import Settings, get_settings
 
 err = Console(stderr=True)
 
@@ -58,6 +60,7 @@ def up(
     key = _dev_key(rt)
     env = dict(os.environ, REEL_HOME=str(settings.home.resolve()))
     worker = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "worker"], env=env)
+    sender = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "callbacks"], env=env)
     url = settings.public_url.rstrip("/")
     typer.echo(f"Reel is up at {url}  (API docs: {url}/docs)")
     typer.echo("project: default")
@@ -66,11 +69,13 @@ def up(
     try:
         _serve_api(rt, host, port)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for proc in (worker, sender):
+            proc.send_signal(signal.SIGTERM)
+        for proc in (worker, sender):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def serve(
@@ -86,31 +91,49 @@ def serve(
 def worker(
     plugins: Annotated[str | None, typer.Option("--plugins", help="pins, e.g. 'image==0.3.*,audio'; default all")] = None,
     pool: Annotated[str | None, typer.Option(help="pool name to advertise")] = None,
-    gpu: Annotated[str | None, typer.Option(help="GPU indices to use, e.g. '0' or '0,1'")] = None,
+    gpu: Annotated[str | None, typer.Option(help="NVML indices of the GPUs to use, e.g. '0' or '0,1'")] = None,
     concurrency: Annotated[int | None, typer.Option(help="tasks run at once")] = None,
-    preload: Annotated[bool, typer.Option(help="load default models before taking tasks")] = False,
+    config: Annotated[Path | None, typer.Option("--config", help="the pool's TOML file (see docs/operations.md)")] = None,
+    preload: Annotated[bool | None, typer.Option("--preload/--no-preload", help="load default models first")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print what would be taken, take nothing")] = False,
-    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+    as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: print JSON")] = False,
+    loglevel: Annotated[str | None, typer.Option(help="Celery log level")] = None,
 ) -> None:
     """Run a worker that takes the tasks of its plugins' generators."""
+    from reel_host.worker.config import PoolConfig, PoolConfigError, load_pool_config, parse_gpus
     from reel_host.worker.main import plan_worker, run_worker
 
-    settings = get_settings()
-    if pool:
-        settings.worker_pool = pool
-    if preload:
-        os.environ["REEL_WORKER_PRELOAD"] = "1"
-    rt = Runtime(settings, plugin_pins=plugins if plugins is not None else settings.worker_plugins)
     try:
-        plan = plan_worker(rt, [int(i) for i in gpu.split(",")] if gpu else None)
+        cfg = load_pool_config(config) if config else PoolConfig()
+        gpu_indices = parse_gpus(gpu) if gpu else cfg.gpus
+        overrides = dict(cfg.settings)
+        if cfg.time_limits:
+            overrides["time_limits"] = {**get_settings().time_limits, **cfg.time_limits}
+        if pool or cfg.pool:
+            overrides["worker_pool"] = pool or cfg.pool
+        settings = Settings(**overrides) if overrides else get_settings()
+    except (PoolConfigError, ValidationError) as exc:
+        typer.echo(f"reel worker: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if preload if preload is not None else cfg.preload:
+        os.environ["REEL_WORKER_PRELOAD"] = "1"
+    pins = plugins if plugins is not None else (cfg.plugins if cfg.plugins is not None else settings.worker_plugins)
+    rt = Runtime(settings, plugin_pins=pins)
+    try:
+        plan = plan_worker(rt, gpu_indices, exclude=set(cfg.exclude))
     except PluginError as exc:
-        err.print(f"[red]reel worker: {exc}[/red]")
+        typer.echo(f"reel worker: {exc}", err=True)
         raise typer.Exit(2) from None
     except ValueError as exc:
-        err.print(f"[red]reel worker: bad --gpu {gpu!r}: {exc}[/red]")
+        typer.echo(f"reel worker: bad GPU selection: {exc}", err=True)
         raise typer.Exit(2) from None
     if dry_run:
-        typer.echo(json.dumps({**plan.advert(), "device": plan.device, "worker": plan.worker_id}, indent=2))
+        if as_json:
+            typer.echo(json.dumps({**plan.advert(), "device": plan.device, "worker": plan.worker_id,
+                                   "visibility_timeout_s": plan.visibility_timeout_s}, indent=2))
+        else:
+            typer.echo(plan.summary())
         return
     rt.migrate()
-    run_worker(rt, plan, concurrency=concurrency or settings.worker_concurrency, loglevel=loglevel)
+    run_worker(rt, plan, concurrency=concurrency or cfg.concurrency or settings.worker_concurrency,
+               loglevel=loglevel or cfg.loglevel or "INFO")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from celery import Celery
 
 from reel_host.settings import Settings
@@ -21,10 +24,33 @@ def celery_priority(priority: int) -> int:
     return 9 - priority
 
 
-def make_celery(settings: Settings) -> Celery:
+def time_limit_for(settings: Settings, generator: str, requirements: dict[str, Any] | None) -> float:
+    """The soft time limit of a generator's tasks: operator override, then its own, then the default."""
+    if generator in settings.time_limits:
+        return float(settings.time_limits[generator])
+    own = (requirements or {}).get("time_limit_s")
+    return float(own) if own else float(settings.default_time_limit_s)
+
+
+def visibility_timeout(settings: Settings, limits: Iterable[float] = ()) -> int:
+    """How long an unacknowledged message waits before Redis hands it out again.
+
+    Longer than the longest task may run (its hard limit: soft limit plus the grace),
+    plus an hour, so a running task is never given to a second worker. Every process
+    that consumes from a broker restores *all* overdue messages, so pools sharing a
+    broker must agree: set REEL_VISIBILITY_TIMEOUT_S when a generator's limit exceeds
+    the default and pools differ.
+    """
+    if settings.visibility_timeout_s:
+        return int(settings.visibility_timeout_s)
+    longest = max([settings.default_time_limit_s, *settings.time_limits.values(), *limits])
+    return int(longest + settings.cancel_grace_s + 3600)
+
+
+def make_celery(settings: Settings, limits: Iterable[float] = ()) -> Celery:
     """A Celery app for API (producer) and worker (consumer) processes alike."""
     app = Celery("reel", set_as_current=False)
-    visibility = int(max(settings.default_time_limit_s, 3600) + 3600)
+    visibility = visibility_timeout(settings, limits)
     if settings.embedded_broker:
         folder = (settings.home / "broker").resolve()
         for sub in ("queue", "control", "processed"):

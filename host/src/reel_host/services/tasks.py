@@ -72,6 +72,10 @@ def submit_task(
         if existing is not None:
             return existing, False
     params = validate_params(session, rt, view, body.generator, body.params)
+    # callbacks (issue 5): refuse SSRF destinations and CMS targets of projects without Payload settings
+    from reel_host.callbacks.targets import check_submit
+
+    check_submit(session, rt.settings, project, body)
     if rt.settings.refuse_without_worker and view.carriers(session, rt, body.generator) == 0:
         raise NoWorker(f"no live worker carries generator {body.generator!r}")
     now = utcnow()
@@ -131,6 +135,7 @@ def dispatch(session: Session, rt: Runtime, task: Task, countdown: float | None 
         rt.celery.send_task(
             RUN_TASK,
             args=[task.id, task.attempts],
+            kwargs={"generator": task.generator},  # the worker picks the generator's time limits by it
             queue=queue_for(task.generator),
             priority=celery_priority(task.priority),
             countdown=countdown,
@@ -187,17 +192,21 @@ def to_public(session: Session, rt: Runtime, view: WorkerView, task: Task) -> Ta
         )
         for o in task.outputs
     ] if task.status == "succeeded" else []
+    waiting = task.status == "queued" and view.carriers(session, rt, task.generator) == 0
+    message = task.message
+    if waiting:
+        message = f"waiting for a worker: no live worker carries generator {task.generator!r}"
     return TaskPublic(
         id=task.id,
         project=task.project_id,
         generator=task.generator,
         status=task.status,  # type: ignore[arg-type]
         progress=task.progress,
-        message=task.message,
+        message=message,
         attempts=task.attempts,
         priority=task.priority,
         queue_position=queue_position(session, task),
-        waiting_for_worker=task.status == "queued" and view.carriers(session, rt, task.generator) == 0,
+        waiting_for_worker=waiting,
         params=task.params,
         outputs=outputs,
         error=ErrorInfo(code=task.error_code, message=task.error_message or "") if task.error_code else None,

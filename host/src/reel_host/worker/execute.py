@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from reel_sdk import Cancelled, GeneratorError, InvalidInput, Output, OutOfMemory, TransientError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from reel_host.services.tasks import dispatch
 from reel_host.storage import output_key
 from reel_host.worker.context import HostRunContext
 from reel_host.worker.model_cache import ModelCache
+from reel_host.worker.requests import TIME_LIMIT_CODE, time_limit_message
 
 log = logging.getLogger("reel.worker")
 
@@ -38,16 +41,20 @@ class Claim:
 class TaskRunner:
     """Runs tasks in one worker process; keeps its model cache between them."""
 
-    def __init__(self, rt: Runtime, worker_id: str, device: str = "cpu") -> None:
+    def __init__(self, rt: Runtime, worker_id: str, device: str = "cpu",
+                 soft_limit_of: Callable[[str | None], float] | None = None) -> None:
         self.rt = rt
         self.worker_id = worker_id
         self.device = device
+        self.soft_limit_of = soft_limit_of or (lambda _name: rt.settings.default_time_limit_s)
         self.cache = ModelCache(rt.settings.model_cache_size)
         self.events = TaskEvents(rt)
 
-    def preload(self) -> None:
-        """Load each generator's default model (``reel worker --preload``)."""
+    def preload(self, names: list[str] | None = None) -> None:
+        """Load the default model of each generator in ``names`` (default all) (``reel worker --preload``)."""
         for name, gen in self.rt.registry.generators.items():
+            if names is not None and name not in names:
+                continue  # not taken by this worker (its hardware does not meet the requirements)
             try:
                 self.cache.get(gen, gen.model_key(gen.Params.model_construct()), self.device)
             except Exception:
@@ -114,7 +121,9 @@ class TaskRunner:
             outputs = self._generate(task, ctx)
             return self._succeed(task, attempt, outputs)
         except Cancelled:
-            return self._end_cancelled(task, attempt)
+            return self._end_cancelled(task, attempt, claim.run)
+        except SoftTimeLimitExceeded:
+            return self._fail(task, attempt, TIME_LIMIT_CODE, time_limit_message(self.soft_limit_of(task.generator)))
         except TransientError as exc:
             if isinstance(exc, OutOfMemory):
                 self.cache.clear()
@@ -196,9 +205,16 @@ class TaskRunner:
             self._finish(session, task, attempt, "failed", code, message)
         return "failed"
 
-    def _end_cancelled(self, task: Task, attempt: int) -> str:
+    def _end_cancelled(self, task: Task, attempt: int, run: int) -> str:
+        # only this run's row: a superseded run must not close the row of the run that replaced it
         with self.rt.sessions() as session:
-            self._close_open_attempts(session, task, "cancelled", "cancelled", "task was cancelled")
+            current = session.get(Task, task.id)
+            why = "task was cancelled" if current is None or current.status == "cancelled" else "run was superseded"
+            session.execute(
+                update(TaskAttempt).where(TaskAttempt.task_id == task.id, TaskAttempt.number == attempt,
+                                          TaskAttempt.run == run, TaskAttempt.finished_at.is_(None))
+                .values(status="cancelled", error_code="cancelled", error_message=why, finished_at=utcnow())
+            )
             session.commit()
         return "cancelled"
 

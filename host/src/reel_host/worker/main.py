@@ -9,7 +9,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from reel_host.queue.celery_app import queue_for
+from reel_host.queue.celery_app import queue_for, time_limit_for, visibility_timeout
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import local_generators
 from reel_host.worker.gpus import GpuInfo, probe_gpus, unmet_requirement
@@ -28,10 +28,34 @@ class WorkerPlan:
     gpus: list[GpuInfo]
     generators: list[dict[str, Any]]
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    gpu_indices: list[int] | None = None
+    visibility_timeout_s: int | None = None
 
     @property
     def queues(self) -> list[str]:
         return [queue_for(g["name"]) for g in self.generators]
+
+    def summary(self) -> str:
+        """What ``reel worker --dry-run`` prints."""
+        lines = [f"worker {self.worker_id} (pool {self.pool}, device {self.device})", "plugins:"]
+        lines += [f"  {p['name']:<14} {p['distribution'] or '?'} {p['version'] or '?'}" for p in self.plugins]
+        lines.append("GPUs:" if self.gpus else "GPUs: none (CPU worker)")
+        lines += [
+            f"  [{g.index}] {g.name} {g.uuid}  {g.memory_free_mb}/{g.memory_total_mb} MiB free, "
+            f"util {g.utilization_pct if g.utilization_pct is not None else '?'}%, "
+            f"driver {g.driver_version}, CUDA {g.cuda_version}"
+            for g in self.gpus
+        ]
+        lines.append(
+            "queues:" if self.generators else "queues: none (no generator here can run on this hardware)"
+        )
+        lines += [f"  {queue_for(g['name']):<32} time limit {g['time_limit_s']:g}s" for g in self.generators]
+        if self.skipped:
+            lines.append("skipped:")
+            lines += [f"  {s['name']}: {s['reason']}" for s in self.skipped]
+        if self.visibility_timeout_s:
+            lines.append(f"broker visibility timeout: {self.visibility_timeout_s}s")
+        return "\n".join(lines)
 
     def advert(self) -> dict[str, Any]:
         return {
@@ -50,22 +74,54 @@ def pick_device(gpus: list[GpuInfo]) -> str:
     return "cuda:0"  # CUDA_VISIBLE_DEVICES narrows the process to the worker's GPUs
 
 
-def plan_worker(rt: Runtime, gpu_indices: list[int] | None = None) -> WorkerPlan:
-    """Load the pinned plugins (raising PluginError on a bad pin) and decide the queues."""
+def plan_worker(
+    rt: Runtime, gpu_indices: list[int] | None = None, exclude: set[str] | None = None
+) -> WorkerPlan:
+    """Load the pinned plugins (raising PluginError on a bad pin) and decide the queues.
+
+    Raises:
+        PluginError: a pin cannot be satisfied.
+        ValueError: a GPU index in ``gpu_indices`` does not exist.
+    """
     registry = rt.registry
     gpus = probe_gpus(gpu_indices)
+    if gpu_indices is not None:
+        missing = sorted(set(gpu_indices) - {g.index for g in gpus})
+        if missing:
+            seen = [g.index for g in probe_gpus()]
+            raise ValueError(
+                f"no GPU with index {', '.join(map(str, missing))}; NVML sees "
+                + (", ".join(map(str, seen)) if seen else "no GPU")
+            )
     pool = rt.settings.worker_pool
     worker_id = f"{pool}@{socket.gethostname()}.{os.getpid()}"
     generators, skipped = [], []
     for name, info in sorted(local_generators(rt).items()):
-        reason = unmet_requirement(info.requirements, gpus)
+        reason = "excluded by the pool's configuration" if name in (exclude or set()) else None
+        reason = reason or unmet_requirement(info.requirements, gpus)
         if reason:
             log.warning("not taking %s: %s", name, reason)
             skipped.append({"name": name, "reason": reason})
         else:
-            generators.append(info.to_dict())
+            limit = time_limit_for(rt.settings, name, info.requirements)
+            generators.append({**info.to_dict(), "time_limit_s": limit})
     plugins = [p.to_dict() for p in registry.plugins]
-    return WorkerPlan(worker_id, pool, pick_device(gpus), plugins, gpus, generators, skipped)
+    visibility = (
+        None
+        if rt.settings.embedded_broker
+        else visibility_timeout(rt.settings, [g["time_limit_s"] for g in generators])
+    )
+    return WorkerPlan(
+        worker_id,
+        pool,
+        pick_device(gpus),
+        plugins,
+        gpus,
+        generators,
+        skipped,
+        gpu_indices=gpu_indices,
+        visibility_timeout_s=visibility,
+    )
 
 
 def run_worker(rt: Runtime, plan: WorkerPlan, *, concurrency: int = 1, loglevel: str = "INFO") -> None:
@@ -74,22 +130,45 @@ def run_worker(rt: Runtime, plan: WorkerPlan, *, concurrency: int = 1, loglevel:
 
     from reel_host.worker.app import bind_worker_tasks
     from reel_host.worker.heartbeat import Heartbeat
+    from reel_host.worker.watchdog import CancelWatchdog
 
     os.environ["REEL_WORKER_ID"] = plan.worker_id
     if plan.gpus and plan.device.startswith("cuda"):
-        os.environ.setdefault("CUDA_VISIBLE_DEVICES", ",".join(str(g.index) for g in plan.gpus))
-    app = bind_worker_tasks(rt, plan.worker_id, plan.device)
+        # UUIDs, not indices: CUDA's device order need not be NVML's
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", ",".join(g.uuid for g in plan.gpus))
+    app = bind_worker_tasks(rt, plan.worker_id, plan.device, [g["name"] for g in plan.generators])
     if rt.settings.embedded_broker:
         app.conf.worker_enable_remote_control = False
-    heartbeat = Heartbeat(rt, plan.worker_id, plan.advert())
+    elif plan.visibility_timeout_s:  # longer than the longest time limit of what this worker takes
+        app.conf.broker_transport_options = {
+            **app.conf.broker_transport_options,
+            "visibility_timeout": plan.visibility_timeout_s,
+        }
+    heartbeat = Heartbeat(rt, plan.worker_id, plan.advert(), plan.gpu_indices)
     heartbeat.start()
+    watchdog = CancelWatchdog(rt, plan.worker_id)
+    watchdog.start()
     worker_ready.connect(lambda **_: heartbeat.mark_ready(), weak=False)
     queues = plan.queues or ["reel.idle"]
     try:
-        app.worker_main([
-            "worker", "-Q", ",".join(queues), "-n", plan.worker_id.replace("@", ".", 1) + "@" + socket.gethostname(),
-            "-c", str(concurrency), "-P", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-l", loglevel,
-        ])
+        app.worker_main(
+            [
+                "worker",
+                "-Q",
+                ",".join(queues),
+                "-n",
+                plan.worker_id.replace("@", ".", 1) + "@" + socket.gethostname(),
+                "-c",
+                str(concurrency),
+                "-P",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                loglevel,
+            ]
+        )
     finally:
+        watchdog.stop()
         heartbeat.stop()
