@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     callback_progress_interval_s: float = Field(0.5, description="at most one progress callback this often")
     callback_breaker_threshold: int = Field(5, description="consecutive failures that open a breaker")
     callback_breaker_cooldown_s: float = Field(60.0, description="an open breaker's wait before a probe")
-    callback_sweep_s: float = Field(2.0, description="how often the sender looks for due deliveries")
+    callback_sweep_s: float = Field(1.0, description="how often the sender looks for due deliveries")
     callback_lease_s: float = Field(60.0, description="a claimed delivery is sent again after this")
     callback_concurrency: int = Field(8, description="threads of `reel callbacks`")
     callback_secret_grace_s: float = Field(24 * 3600, description="a rotated-out secret signs this long")

@@ -9,7 +9,7 @@ from reel_host import __version__
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware
-from reel_host.api.routes import files, health, plugins, projects, tasks, workers
+from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
 from reel_host.settings import Settings, get_settings
@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     for module in (health, plugins, tasks, projects, workers, files):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(callbacks.router, prefix=API_PREFIX)
+    app.include_router(admin_callbacks.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     return app

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from reel_host.cli import admin, run, submit
+from reel_host.cli import admin, callbacks, run, submit
 
 app = typer.Typer(help="Reel: a plugin-based GPU processor host.", no_args_is_help=True, add_completion=False)
 app.command("up")(run.up)
 app.command("serve")(run.serve)
 app.command("worker")(run.worker)
+app.command("callbacks")(callbacks.callbacks)
 app.command("migrate")(admin.migrate)
 app.command("plugins")(admin.plugins)
 app.command("submit")(submit.submit)
