@@ -80,6 +80,11 @@ def _deliver_head(rt: Runtime, task_id: str, kind: str) -> str:
             return "done"
         if head.next_attempt_at > now or (head.claimed_until is not None and head.claimed_until > now):
             return "wait"
+        if kind == WEBHOOK and (head.state or {}).get("schedule_base") is None and _gone(session, task_id, head.id):
+            # recorded while the 410 that stopped the task's webhooks was being settled
+            head.status, head.last_error = "gone", "stopped: the receiver answered 410"
+            session.commit()
+            return "next"
         if head.event == "progress":  # at most one progress per interval, measured on the wire
             last = session.scalar(select(func.max(D.delivered_at)).where(
                 D.task_id == task_id, D.kind == kind, D.event == "progress", D.id < head.id))
@@ -111,6 +116,11 @@ def _deliver_head(rt: Runtime, task_id: str, kind: str) -> str:
             result = Result("retry", error=f"{type(exc).__name__}: {exc}"[:1000])
         session.rollback()
         return _settle(rt, session, head, number, started_at, time.monotonic() - started, result)
+
+
+def _gone(session: Any, task_id: str, before: int) -> bool:
+    return session.scalar(select(func.count()).select_from(D).where(
+        D.task_id == task_id, D.kind == WEBHOOK, D.status == "gone", D.id < before)) != 0
 
 
 def _settle(rt: Runtime, session: Any, head: CallbackDelivery, number: int, started_at: datetime,
