@@ -84,6 +84,9 @@ def make_celery(settings: Settings, limits: Iterable[float] = ()) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # a dead pool child's task is failed/requeued after this long (Celery waits 10 s for a
+        # result still in the pipe; Reel's runs write their result to the records, so 1 s is plenty)
+        worker_lost_wait=1.0,
         task_default_queue="reel.default",
         task_create_missing_queues=True,
         task_serializer="json",

@@ -51,6 +51,34 @@ def _gave_up_message(runs: int, limit: int, what: str) -> str:
     )
 
 
+def close_dead_run(rt: Runtime, worker_id: str, task_id: str, attempt: int) -> None:
+    """Close the attempt row of a run whose process was killed after its task ended."""
+    with rt.sessions() as session:
+        task = session.get(Task, task_id)
+        if task is not None:
+            _close_dead_run(session, task, attempt, worker_id)
+            session.commit()
+
+
+def _close_dead_run(session: Session, task: Task, attempt: int, worker_id: str) -> None:
+    status = "cancelled" if task.status == "cancelled" and task.attempts == attempt else "lost"
+    session.execute(
+        update(TaskAttempt)
+        .where(
+            TaskAttempt.task_id == task.id,
+            TaskAttempt.number == attempt,
+            TaskAttempt.worker_id == worker_id,
+            TaskAttempt.finished_at.is_(None),
+        )
+        .values(
+            status=status,
+            error_code="cancelled" if status == "cancelled" else LOST_CODE,
+            error_message=f"task was {task.status}; its process was stopped",
+            finished_at=utcnow(),
+        )
+    )
+
+
 def child_lost(rt: Runtime, worker_id: str, task_id: str, attempt: int) -> Literal["requeue", "drop"]:
     """A pool child of ``worker_id`` died running (task, attempt): requeue it or end it.
 
@@ -64,23 +92,8 @@ def child_lost(rt: Runtime, worker_id: str, task_id: str, attempt: int) -> Liter
         if task is None:
             return "drop"
         if task.attempts != attempt or task.status not in ("queued", "running"):
-            # cancelled (maybe force-killed by the watchdog), finished or superseded: close the dead run's row
-            status = "cancelled" if task.status == "cancelled" and task.attempts == attempt else "lost"
-            session.execute(
-                update(TaskAttempt)
-                .where(
-                    TaskAttempt.task_id == task_id,
-                    TaskAttempt.number == attempt,
-                    TaskAttempt.worker_id == worker_id,
-                    TaskAttempt.finished_at.is_(None),
-                )
-                .values(
-                    status=status,
-                    error_code=status if status == "cancelled" else LOST_CODE,
-                    error_message=f"task was {task.status}; its process was stopped",
-                    finished_at=utcnow(),
-                )
-            )
+            # cancelled (maybe force-killed by the watchdog), finished or superseded
+            _close_dead_run(session, task, attempt, worker_id)
             session.commit()
             return "drop"
         if task.status == "running" and task.worker_id != worker_id:

@@ -22,11 +22,18 @@ from sqlalchemy import update
 from reel_host.records.models import Task, TaskAttempt, Worker, utcnow
 from reel_host.runtime import Runtime
 from reel_host.services.events import TaskEvents
-from reel_host.services.recovery import child_lost
+from reel_host.services.recovery import child_lost, close_dead_run
 
 log = logging.getLogger("reel.worker")
 
 TIME_LIMIT_CODE = "time_limit_exceeded"
+# billiard checks time limits once a second: a smaller gap could skip the soft limit
+MIN_HARD_GAP_S = 2.0
+
+
+def hard_gap(rt: Runtime) -> float:
+    """Seconds between a run's soft limit and the hard one that kills its process."""
+    return max(rt.settings.cancel_grace_s, MIN_HARD_GAP_S)
 
 
 def time_limit_message(soft: float) -> str:
@@ -35,10 +42,7 @@ def time_limit_message(soft: float) -> str:
 
 def fail_for_time_limit(rt: Runtime, worker_id: str, task_id: str, attempt: int, soft: float) -> bool:
     """Record a run stopped at its hard time limit (fenced by attempt); True if recorded."""
-    message = (
-        time_limit_message(soft)
-        + f" (killed {rt.settings.cancel_grace_s:g}s after it ignored the soft limit)"
-    )
+    message = time_limit_message(soft) + f" (killed {hard_gap(rt):g}s after it ignored the soft limit)"
     now = utcnow()
     with rt.sessions() as session:
         done = session.execute(
@@ -78,14 +82,14 @@ def make_request_class(
     rt: Runtime, worker_id: str, soft_limit_of: Callable[[str | None], float]
 ) -> type[Request]:
     """A Request subclass bound to this worker (Celery instantiates it per message)."""
-    grace = rt.settings.cancel_grace_s
+    gap = hard_gap(rt)
 
     class ReelRequest(Request):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             soft = soft_limit_of((self.kwargs or {}).get("generator"))
             self.reel_soft_limit = soft
-            self.time_limits = (soft + grace, soft)  # (hard, soft), as Celery reads them
+            self.time_limits = (soft + gap, soft)  # (hard, soft), as Celery reads them
 
         @property
         def reel_task(self) -> tuple[str, int] | None:
@@ -104,6 +108,8 @@ def make_request_class(
                             *target,
                             timeout,
                         )
+                    else:  # it had ended already (cancelled, superseded): only its row is left open
+                        close_dead_run(rt, worker_id, *target)
                 except Exception:
                     log.exception("recording the time limit of %s failed", target)
             super().on_timeout(soft, timeout)
