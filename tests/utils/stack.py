@@ -219,6 +219,9 @@ class Stack:
                              + "\n".join(w.log()[-3000:] for w in self.workers))
 
     def close(self) -> None:
+        for worker in self.workers:  # all shut down at once, then wait for each
+            if worker.proc.poll() is None:
+                worker.proc.terminate()
         for worker in self.workers:
             worker.stop()
         self.api.stop()

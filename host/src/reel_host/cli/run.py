@@ -89,13 +89,19 @@ def serve(
 
 
 def worker(
-    plugins: Annotated[str | None, typer.Option("--plugins", help="pins, e.g. 'image==0.3.*,audio'; default all")] = None,
+    plugins: Annotated[
+        str | None, typer.Option("--plugins", help="pins, e.g. 'image==0.3.*,audio'; default all")
+    ] = None,
     pool: Annotated[str | None, typer.Option(help="pool name to advertise")] = None,
-    gpu: Annotated[str | None, typer.Option(help="NVML indices of the GPUs to use, e.g. '0' or '0,1'")] = None,
+    gpu: Annotated[str | None, typer.Option(help="NVML indices of GPUs to use, e.g. '0' or '0,1'")] = None,
     concurrency: Annotated[int | None, typer.Option(help="tasks run at once")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="the pool's TOML file (see docs/operations.md)")] = None,
-    preload: Annotated[bool | None, typer.Option("--preload/--no-preload", help="load default models first")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print what would be taken, take nothing")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="the pool's TOML file (see docs/operations.md)")
+    ] = None,
+    preload: Annotated[
+        bool | None, typer.Option("--preload/--no-preload", help="load default models first")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print what it would take; take nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: print JSON")] = False,
     loglevel: Annotated[str | None, typer.Option(help="Celery log level")] = None,
 ) -> None:
@@ -117,7 +123,8 @@ def worker(
         raise typer.Exit(2) from None
     if preload if preload is not None else cfg.preload:
         os.environ["REEL_WORKER_PRELOAD"] = "1"
-    pins = plugins if plugins is not None else (cfg.plugins if cfg.plugins is not None else settings.worker_plugins)
+    pins = plugins if plugins is not None else cfg.plugins
+    pins = pins if pins is not None else settings.worker_plugins
     rt = Runtime(settings, plugin_pins=pins)
     try:
         plan = plan_worker(rt, gpu_indices, exclude=set(cfg.exclude))
