@@ -101,7 +101,7 @@ def worker(
     preload: Annotated[
         bool | None, typer.Option("--preload/--no-preload", help="load default models first")
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print what it would take; take nothing")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what it would take, take nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: print JSON")] = False,
     loglevel: Annotated[str | None, typer.Option(help="Celery log level")] = None,
 ) -> None:
