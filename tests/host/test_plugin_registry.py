@@ -23,10 +23,10 @@ def test_parse_pins__names_specifiers_and_brackets():
 
 def test_load_plugins__pinned_by_entry_point_or_distribution_name():
     registry = load_plugins("testplugin==1.2.*")
-    assert set(registry.generators) == {"test.echo", "test.gpu"}
+    assert {"test.echo", "test.gpu"} <= set(registry.generators)
     assert registry.plugins[0].dist == "reel-test-plugin"
     assert registry.plugins[0].version == "1.2.0"
-    assert set(load_plugins("reel-test-plugin").generators) == {"test.echo", "test.gpu"}
+    assert {"test.echo", "test.gpu"} <= set(load_plugins("reel-test-plugin").generators)
 
 
 def test_load_plugins__version_outside_the_pin_stops_with_a_clear_message():
@@ -41,7 +41,7 @@ def test_load_plugins__missing_pin_names_the_installed_plugins():
 
 def test_load_plugins__only_and_block_switches():
     assert "test.echo" not in load_plugins(None, block="testplugin").generators
-    assert set(load_plugins(None, only="testplugin").generators) == {"test.echo", "test.gpu"}
+    assert {"test.echo", "test.gpu"} <= set(load_plugins(None, only="testplugin").generators)
 
 
 @pytest.fixture

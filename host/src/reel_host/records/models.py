@@ -94,7 +94,7 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     outputs: Mapped[list[TaskOutput]] = relationship(
-        back_populates="task", order_by="TaskOutput.position", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="task", order_by="TaskOutput.position", lazy="select", cascade="all, delete-orphan"
     )
 
 

@@ -30,13 +30,24 @@ class HostRunContext(RunContext):
         self.task = task
         self.attempt = attempt
         self._sessions: sessionmaker[Session] = rt.sessions
-        self._last_write = 0.0
-        self._last_poll = 0.0
+        # the claim just read the record: the first report and poll may wait their interval
+        self._last_write = self._last_poll = time.monotonic()
         self.events = TaskEvents(rt)
         self._handler = TaskLogHandler(self._sessions, task.id, attempt)
         logger.addHandler(self._handler)
 
+    def flush_logs_into(self, session: Session) -> None:
+        self._handler.flush_into(session)
+
+    def flush_logs(self) -> None:
+        """Write buffered log lines now (progress writes carry them otherwise)."""
+        if self._handler.pending:
+            with self._sessions() as session:
+                self._handler.flush_into(session)
+                session.commit()
+
     def close(self) -> None:
+        self.flush_logs()
         self.log.removeHandler(self._handler)
 
     def _fence(self):  # type: ignore[no-untyped-def]
@@ -55,6 +66,7 @@ class HostRunContext(RunContext):
                 session.commit()
                 self.cancel()  # cancelled, or this run was superseded: stop
                 return
+            self._handler.flush_into(session)
             if self.events.has_sinks:
                 self.events.emit(session, session.get(Task, self.task_id), "progress")  # type: ignore[arg-type]
             session.commit()
@@ -70,18 +82,33 @@ class HostRunContext(RunContext):
 
 
 class TaskLogHandler(logging.Handler):
-    """Keeps what a generator logs with its task (readable at /tasks/{id}/logs)."""
+    """Keeps what a generator logs with its task (readable at /tasks/{id}/logs).
+
+    Lines are buffered and written with the next progress report, when the run
+    ends, or once ``max_delay_s`` passed, so logging rarely costs a round trip of its own.
+    """
+
+    max_delay_s = 1.0
 
     def __init__(self, sessions: sessionmaker[Session], task_id: str, attempt: int) -> None:
         super().__init__(logging.DEBUG)
         self.sessions, self.task_id, self.attempt = sessions, task_id, attempt
         self.setFormatter(logging.Formatter("%(message)s"))
+        self.pending: list[TaskLog] = []
+        self._flushed_at = time.monotonic()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            with self.sessions() as session:
-                session.add(TaskLog(task_id=self.task_id, attempt=self.attempt, level=record.levelname,
-                                    message=self.format(record)[:10000]))
-                session.commit()
+            self.pending.append(TaskLog(task_id=self.task_id, attempt=self.attempt, level=record.levelname,
+                                        message=self.format(record)[:10000], created_at=utcnow()))
+            if time.monotonic() - self._flushed_at >= self.max_delay_s:  # a quiet generator's lines still show
+                with self.sessions() as session:
+                    self.flush_into(session)
+                    session.commit()
         except Exception:
             self.handleError(record)
+
+    def flush_into(self, session: Session) -> None:
+        self._flushed_at = time.monotonic()
+        lines, self.pending = self.pending, []
+        session.add_all(lines)

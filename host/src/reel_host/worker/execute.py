@@ -49,6 +49,7 @@ class TaskRunner:
         self.soft_limit_of = soft_limit_of or (lambda _name: rt.settings.default_time_limit_s)
         self.cache = ModelCache(rt.settings.model_cache_size)
         self.events = TaskEvents(rt)
+        self._ctx: HostRunContext | None = None
 
     def preload(self, names: list[str] | None = None) -> None:
         """Load the default model of each generator in ``names`` (default all) (``reel worker --preload``)."""
@@ -116,30 +117,37 @@ class TaskRunner:
             return "dropped"
         task = claim.task
         workdir = Path(tempfile.mkdtemp(prefix=f"reel-{task_id}-"))
-        ctx = HostRunContext(self.rt, task, attempt, workdir, self.device)
+        ctx = self._ctx = HostRunContext(self.rt, task, attempt, workdir, self.device)
+        outcome = "failed"
         try:
             outputs = self._generate(task, ctx)
-            return self._succeed(task, attempt, outputs)
+            outcome = self._succeed(task, attempt, outputs)
+            return outcome
         except Cancelled:
-            return self._end_cancelled(task, attempt, claim.run)
+            outcome = self._end_cancelled(task, attempt, claim.run)
         except SoftTimeLimitExceeded:
-            return self._fail(task, attempt, TIME_LIMIT_CODE, time_limit_message(self.soft_limit_of(task.generator)))
+            outcome = self._fail(task, attempt, TIME_LIMIT_CODE,
+                                 time_limit_message(self.soft_limit_of(task.generator)))
         except TransientError as exc:
             if isinstance(exc, OutOfMemory):
                 self.cache.clear()
-            return self._retry_or_fail(task, attempt, exc)
+            outcome = self._retry_or_fail(task, attempt, exc)
         except GeneratorError as exc:
-            return self._fail(task, attempt, exc.code, exc.message)
+            outcome = self._fail(task, attempt, exc.code, exc.message)
         except Exception as exc:  # a plugin bug: fail the task, keep the worker
             log.exception("generator %s failed on %s", task.generator, task_id)
-            return self._fail(task, attempt, "generator_error", f"{type(exc).__name__}: {exc}")
+            outcome = self._fail(task, attempt, "generator_error", f"{type(exc).__name__}: {exc}")
         finally:
+            self._ctx = None
             ctx.close()
             shutil.rmtree(workdir, ignore_errors=True)
-            with self.rt.sessions() as session:
-                session.execute(update(Worker).where(Worker.id == self.worker_id, Worker.current_task_id == task_id)
-                                .values(current_task_id=None))
-                session.commit()
+            if outcome not in ("succeeded", "failed"):  # _finish already cleared it otherwise
+                with self.rt.sessions() as session:
+                    session.execute(update(Worker).where(Worker.id == self.worker_id,
+                                                         Worker.current_task_id == task_id)
+                                    .values(current_task_id=None))
+                    session.commit()
+        return outcome
 
     def _generate(self, task: Task, ctx: HostRunContext) -> list[Output]:
         gen = self.rt.registry.get(task.generator)
@@ -147,8 +155,10 @@ class TaskRunner:
             raise GeneratorError(f"generator {task.generator!r} is not installed on worker {self.worker_id}")
         params = gen.parse_params(task.params)
         ctx.check_cancelled()
-        ctx.progress(0.0, "loading model")
-        model = self.cache.get(gen, gen.model_key(params), self.device)
+        key = gen.model_key(params)
+        if not self.cache.holds(gen, key, self.device):
+            ctx.progress(0.0, "loading model")
+        model = self.cache.get(gen, key, self.device)
         ctx.progress(0.0, "generating")
         outputs = gen.generate(model, params, ctx)
         for out in outputs:
@@ -184,11 +194,14 @@ class TaskRunner:
             session.rollback()
             return False
         session.add_all(outputs or [])
+        if self._ctx is not None:
+            self._ctx.flush_logs_into(session)  # the run's last log lines land with its outcome
         self._close_open_attempts(session, task, status, code, message)
+        session.execute(update(Worker).where(Worker.id == self.worker_id, Worker.current_task_id == task.id)
+                        .values(current_task_id=None))
         session.flush()
-        current = session.get(Task, task.id)
+        current = session.get(Task, task.id, populate_existing=True)
         if current is not None:
-            session.refresh(current)
             self.events.emit(session, current, status)
         session.commit()
         return True

@@ -31,6 +31,9 @@ class ModelCache:
         self._models[key] = (generator, model)
         return model
 
+    def holds(self, generator: Generator, model_key: str, device: str) -> bool:
+        return (generator.name, model_key, device) in self._models
+
     def _evict_oldest(self) -> None:
         (name, model_key, device), (gen, model) = self._models.popitem(last=False)
         log.info("evicting model %s of %s from %s", model_key, name, device)
