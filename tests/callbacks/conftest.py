@@ -32,8 +32,22 @@ def start_callbacks(stack: Stack, name: str = "callbacks", wait: bool = True) ->
     log_path = stack.tmp / f"{name}-{len(stack.workers)}.log"
     env = {**__import__("os").environ, **stack.env}
     with log_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "callbacks", "--loglevel", "WARNING",
-                                 "--concurrency", "4"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=stack.tmp)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reel_host.cli.main",
+                "callbacks",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                "4",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=stack.tmp,
+        )
     sender = WorkerProcess(proc, log_path, name)
     stack.workers.append(sender)
     if wait:
@@ -51,8 +65,14 @@ def wait_sender_ready(stack: Stack, sender: WorkerProcess, timeout: float = 60) 
     receiver = Receiver().start()
     try:
         with stack.runtime.sessions() as session:
-            task = Task(id=new_id("tsk"), project_id=stack.project, generator="test.echo", params={},
-                        status="succeeded", callback={"url": receiver.url("/ready"), "events": ["succeeded"]})
+            task = Task(
+                id=new_id("tsk"),
+                project_id=stack.project,
+                generator="test.echo",
+                params={},
+                status="succeeded",
+                callback={"url": receiver.url("/ready"), "events": ["succeeded"]},
+            )
             session.add(task)
             session.flush()
             record_event(session, stack.runtime, task, "succeeded")
@@ -68,7 +88,9 @@ def wait_sender_ready(stack: Stack, sender: WorkerProcess, timeout: float = 60) 
 
 @pytest.fixture(scope="session", params=["embedded", "distributed"])
 def cb_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with make_stack(request.param, tmp_path_factory.mktemp(f"cb-{request.param}"), extra_env=FAST_CALLBACKS) as s:
+    with make_stack(
+        request.param, tmp_path_factory.mktemp(f"cb-{request.param}"), extra_env=FAST_CALLBACKS
+    ) as s:
         s.start_worker("testplugin", pool="main")
         s.sender = start_callbacks(s)  # type: ignore[attr-defined]
         yield s
@@ -77,7 +99,9 @@ def cb_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def admin(stack: Stack) -> Any:
     import httpx
 
-    return httpx.Client(base_url=stack.url + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    return httpx.Client(
+        base_url=stack.url + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    )
 
 
 def deliveries(stack: Stack, task_id: str, key: str | None = None) -> list[dict[str, Any]]:
@@ -87,8 +111,13 @@ def deliveries(stack: Stack, task_id: str, key: str | None = None) -> list[dict[
     return r.json()["data"]  # type: ignore[no-any-return]
 
 
-def wait_deliveries(stack: Stack, task_id: str, until: Callable[[list[dict[str, Any]]], bool],
-                    key: str | None = None, timeout: float = 30) -> list[dict[str, Any]]:
+def wait_deliveries(
+    stack: Stack,
+    task_id: str,
+    until: Callable[[list[dict[str, Any]]], bool],
+    key: str | None = None,
+    timeout: float = 30,
+) -> list[dict[str, Any]]:
     """Read the task's deliveries until ``until`` holds (a short poll of the REST API)."""
     deadline = time.monotonic() + timeout
     while True:

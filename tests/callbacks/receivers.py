@@ -125,8 +125,10 @@ class PayloadLike(Receiver):
                 return 400, {"errors": [{"message": "missing file"}]}
             media_id = len(self.media) + 1
             self.media[media_id] = {"filename": name.group(1).decode(), "body": req.body}
-            return 201, {"doc": {"id": media_id, "url": f"/api/media/file/{name.group(1).decode()}"},
-                         "message": "created"}
+            return 201, {
+                "doc": {"id": media_id, "url": f"/api/media/file/{name.group(1).decode()}"},
+                "message": "created",
+            }
         m = re.fullmatch(r"/api/([^/]+)/([^/]+)", path)
         if req.method == "PATCH" and m:
             doc = f"{m.group(1)}/{m.group(2)}"

@@ -12,8 +12,10 @@ ORDER = ["queued", "running", "succeeded"]
 
 def connect(stack, project: str, server: PayloadLike, api_key: str, **extra) -> dict:
     with admin(stack) as c:
-        r = c.put(f"/admin/projects/{project}/callbacks/payload",
-                  json={"base_url": server.url(""), "auth_slug": server.slug, "api_key": api_key, **extra})
+        r = c.put(
+            f"/admin/projects/{project}/callbacks/payload",
+            json={"base_url": server.url(""), "auth_slug": server.slug, "api_key": api_key, **extra},
+        )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -31,12 +33,14 @@ def test_payload__document_patched_through_the_task_life(cb_stack):
         assert config.json()["payload"]["fields"]["status"] == "reelStatus"
 
         with cb_stack.client(key) as c:
-            task = cb_stack.submit(params={"text": "for the cms", "steps": 3}, client=c,
-                                   cms={"collection": "scenes", "id": 7})
+            task = cb_stack.submit(
+                params={"text": "for the cms", "steps": 3}, client=c, cms={"collection": "scenes", "id": 7}
+            )
         cb_stack.follow(task["id"], key=key)
         server.wait_for(lambda _reqs: server.docs.get("scenes/7", {}).get("reelStatus") == "succeeded")
-        rows = wait_deliveries(cb_stack, task["id"], lambda rows: all(r["status"] != "pending" for r in rows),
-                               key=key)
+        rows = wait_deliveries(
+            cb_stack, task["id"], lambda rows: all(r["status"] != "pending" for r in rows), key=key
+        )
     finally:
         server.stop()
 
@@ -47,8 +51,12 @@ def test_payload__document_patched_through_the_task_life(cb_stack):
     assert doc["reelMedia"] == [1]  # uploaded once into the media collection, then linked
     assert len(server.media) == 1 and server.media[1]["filename"] == "echo-0.txt"
     (output,) = doc["reelOutputs"]
-    assert output == {"name": "echo-0.txt", "url": server.url("/api/media/file/echo-0.txt"),
-                      "mediaType": "text/plain", "bytes": len("for the cms")}
+    assert output == {
+        "name": "echo-0.txt",
+        "url": server.url("/api/media/file/echo-0.txt"),
+        "mediaType": "text/plain",
+        "bytes": len("for the cms"),
+    }
     statuses = [p["reelStatus"] for p in server.patches["scenes/7"]]
     assert statuses[:3] == ["queued", "queued", "queued"]  # 404, 404, then 200: retried like a 5xx
     assert [ORDER.index(s) for s in statuses] == sorted(ORDER.index(s) for s in statuses)
@@ -67,7 +75,9 @@ def test_payload__bad_api_key_is_a_403_recorded_and_retried(cb_stack):
         connect(cb_stack, project, server, "a-wrong-key", fields={"message": None, "status": "state"})
         with cb_stack.client(key) as c:
             task = cb_stack.submit(params={"text": "x"}, client=c, cms={"collection": "scenes", "id": "abc"})
-        rows = wait_deliveries(cb_stack, task["id"], lambda rows: rows and len(rows[0]["attempts"]) >= 2, key=key)
+        rows = wait_deliveries(
+            cb_stack, task["id"], lambda rows: rows and len(rows[0]["attempts"]) >= 2, key=key
+        )
         assert rows[0]["attempts"][0]["status_code"] == 403
         assert "API key" in rows[0]["last_error"]
         # the admin fixes the key: the pending updates go through, renamed fields and all
@@ -81,8 +91,14 @@ def test_payload__bad_api_key_is_a_403_recorded_and_retried(cb_stack):
 def test_cms_target__refused_for_a_project_without_payload_settings(cb_stack):
     _, key = cb_stack.new_project()
     with cb_stack.client(key) as c:
-        r = c.post("/tasks/submit", json={"generator": "test.echo", "params": {"text": "x"},
-                                          "cms": {"collection": "scenes", "id": 1}})
+        r = c.post(
+            "/tasks/submit",
+            json={
+                "generator": "test.echo",
+                "params": {"text": "x"},
+                "cms": {"collection": "scenes", "id": 1},
+            },
+        )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "cms_not_configured"
 
@@ -90,7 +106,12 @@ def test_cms_target__refused_for_a_project_without_payload_settings(cb_stack):
 def test_payload_settings__admin_only(cb_stack):
     with cb_stack.client() as c:
         assert c.get(f"/admin/projects/{cb_stack.project}/callbacks").status_code == 403
-        assert c.put(f"/admin/projects/{cb_stack.project}/callbacks/payload",
-                     json={"base_url": "http://x", "api_key": "k"}).status_code == 403
+        assert (
+            c.put(
+                f"/admin/projects/{cb_stack.project}/callbacks/payload",
+                json={"base_url": "http://x", "api_key": "k"},
+            ).status_code
+            == 403
+        )
     with admin(cb_stack) as c:
         assert c.get("/admin/projects/nope/callbacks").status_code == 404

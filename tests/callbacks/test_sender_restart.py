@@ -15,13 +15,16 @@ def test_sender_down_while_the_task_runs__every_event_delivered_after_restart(cb
     receiver = Receiver().start()
     try:
         cb_stack.sender.stop(signal.SIGKILL)
-        task = cb_stack.submit(params={"text": "x", "steps": 3}, callback={"url": receiver.url(), "events": ALL})
+        task = cb_stack.submit(
+            params={"text": "x", "steps": 3}, callback={"url": receiver.url(), "events": ALL}
+        )
         cb_stack.follow(task["id"])
         assert receiver.requests == []
         assert {d["status"] for d in deliveries(cb_stack, task["id"])} == {"pending"}
         cb_stack.sender = start_callbacks(cb_stack)
-        requests = receiver.wait_for(lambda reqs: any(r.path == "/hook" and r.json()["type"] == "task.succeeded"
-                                                      for r in reqs))
+        requests = receiver.wait_for(
+            lambda reqs: any(r.path == "/hook" and r.json()["type"] == "task.succeeded" for r in reqs)
+        )
     finally:
         receiver.stop()
     hooks = [r for r in requests if r.path == "/hook"]
@@ -39,11 +42,15 @@ def test_sender_killed_mid_request__the_delivery_is_sent_again_with_the_same_id(
 
     receiver = Receiver(respond).start()
     try:
-        task = cb_stack.submit(params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]})
+        task = cb_stack.submit(
+            params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]}
+        )
         assert arrived.wait(30)
         cb_stack.sender.stop(signal.SIGKILL)
         release.set()
-        cb_stack.sender = start_callbacks(cb_stack)  # the lease (REEL_CALLBACK_LEASE_S) runs out, then a resend
+        cb_stack.sender = start_callbacks(
+            cb_stack
+        )  # the lease (REEL_CALLBACK_LEASE_S) runs out, then a resend
         requests = receiver.wait_for(lambda reqs: len([r for r in reqs if r.path == "/hook"]) >= 2)
     finally:
         release.set()

@@ -34,7 +34,9 @@ def secret_of(stack) -> str:
 def hand_verify(secret: str, request) -> bool:
     """Standard Webhooks verification written out by hand (independent of any library)."""
     key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode() + request.body
+    signed = (
+        f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode() + request.body
+    )
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     return any(sig == f"v1,{expected}" for sig in request.headers["webhook-signature"].split(" "))
 
@@ -42,8 +44,10 @@ def hand_verify(secret: str, request) -> bool:
 def test_webhook__each_event_signed_in_order_carrying_the_task(cb_stack):
     receiver = Receiver().start()
     try:
-        task = cb_stack.submit(params={"text": "hooked", "steps": 3, "outputs": 2},
-                               callback={"url": receiver.url(), "events": ALL})
+        task = cb_stack.submit(
+            params={"text": "hooked", "steps": 3, "outputs": 2},
+            callback={"url": receiver.url(), "events": ALL},
+        )
         requests = receiver.wait_for(finished)
         status = cb_stack.follow(task["id"])
     finally:
@@ -66,14 +70,18 @@ def test_webhook__each_event_signed_in_order_carrying_the_task(cb_stack):
     assert requests[0].json()["data"]["status"] == "running"
 
     rows = deliveries(cb_stack, task["id"])
-    assert [r["id"] for r in rows if r["status"] == "delivered"] == [r.headers["webhook-id"] for r in requests]
+    assert [r["id"] for r in rows if r["status"] == "delivered"] == [
+        r.headers["webhook-id"] for r in requests
+    ]
     assert all(r["attempts"][0]["status_code"] == 200 for r in rows if r["status"] == "delivered")
 
 
 def test_webhook__only_the_chosen_events(cb_stack):
     receiver = Receiver().start()
     try:
-        task = cb_stack.submit(params={"text": "x", "steps": 5}, callback={"url": receiver.url(), "events": ["succeeded"]})
+        task = cb_stack.submit(
+            params={"text": "x", "steps": 5}, callback={"url": receiver.url(), "events": ["succeeded"]}
+        )
         requests = receiver.wait_for(finished)
     finally:
         receiver.stop()
@@ -84,8 +92,10 @@ def test_webhook__only_the_chosen_events(cb_stack):
 def test_progress__at_most_one_per_half_second(cb_stack):
     receiver = Receiver().start()
     try:
-        task = cb_stack.submit(params={"text": "x", "steps": 30, "step_s": 0.05},
-                               callback={"url": receiver.url(), "events": ["progress", "succeeded"]})
+        task = cb_stack.submit(
+            params={"text": "x", "steps": 30, "step_s": 0.05},
+            callback={"url": receiver.url(), "events": ["progress", "succeeded"]},
+        )
         requests = receiver.wait_for(finished)
     finally:
         receiver.stop()
@@ -122,7 +132,9 @@ def test_receiver_answers_500__retried_with_the_same_webhook_id(cb_stack):
     answers = iter([500, 503, 200])
     receiver = Receiver(lambda _req: (next(answers, 200), {})).start()
     try:
-        task = cb_stack.submit(params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]})
+        task = cb_stack.submit(
+            params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]}
+        )
         requests = receiver.wait_for(lambda reqs: len(reqs) >= 3)
     finally:
         receiver.stop()
@@ -135,10 +147,13 @@ def test_receiver_answers_500__retried_with_the_same_webhook_id(cb_stack):
 def test_receiver_answers_410__stops_for_good(cb_stack):
     receiver = Receiver(lambda _req: (410, {"gone": True})).start()
     try:
-        task = cb_stack.submit(params={"text": "x", "steps": 3}, callback={"url": receiver.url(), "events": ALL})
+        task = cb_stack.submit(
+            params={"text": "x", "steps": 3}, callback={"url": receiver.url(), "events": ALL}
+        )
         cb_stack.follow(task["id"])
-        rows = wait_deliveries(cb_stack, task["id"],
-                               lambda rows: rows and all(r["status"] not in ("pending",) for r in rows))
+        rows = wait_deliveries(
+            cb_stack, task["id"], lambda rows: rows and all(r["status"] not in ("pending",) for r in rows)
+        )
     finally:
         receiver.stop()
     assert len(receiver.requests) == 1
@@ -150,14 +165,19 @@ def test_circuit_breaker__opens_after_consecutive_failures_then_recovers(cb_stac
     healthy = {"on": False}
     receiver = Receiver(lambda _req: (200, {}) if healthy["on"] else (503, {})).start()
     try:
-        task = cb_stack.submit(params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]})
+        task = cb_stack.submit(
+            params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]}
+        )
         receiver.wait_for(lambda reqs: len(reqs) >= 4)  # REEL_CALLBACK_BREAKER_THRESHOLD
-        rows = wait_deliveries(cb_stack, task["id"], lambda rows: "circuit open" in (rows[0]["last_error"] or ""))
+        rows = wait_deliveries(
+            cb_stack, task["id"], lambda rows: "circuit open" in (rows[0]["last_error"] or "")
+        )
         assert len(receiver.requests) == 4 and len(rows[0]["attempts"]) == 4
         healthy["on"] = True
         # after the cool-down one half-open probe goes out, succeeds and closes the breaker
-        requests = receiver.wait_for(lambda reqs: reqs and reqs[-1].headers.get("reel-event") == "succeeded"
-                                     and len(reqs) >= 5)
+        requests = receiver.wait_for(
+            lambda reqs: reqs and reqs[-1].headers.get("reel-event") == "succeeded" and len(reqs) >= 5
+        )
         gap = requests[4].at - requests[3].at
         assert gap >= 0.9, gap  # REEL_CALLBACK_BREAKER_COOLDOWN_S=1
         rows = wait_deliveries(cb_stack, task["id"], lambda rows: rows[0]["status"] == "delivered")
@@ -172,10 +192,16 @@ def test_secret_rotation__both_secrets_sign_during_the_grace_period(cb_stack):
         assert r.status_code == 200, r.text
         new = r.json()["secret"]
         assert new != old and new.startswith("whsec_") and r.json()["previous_valid_until"]
-        assert c.post(f"/admin/projects/{cb_stack.project}/callbacks/secret/rotate",
-                      json={"secret": "nope"}).json()["error"]["code"] == "bad_secret"
+        assert (
+            c.post(
+                f"/admin/projects/{cb_stack.project}/callbacks/secret/rotate", json={"secret": "nope"}
+            ).json()["error"]["code"]
+            == "bad_secret"
+        )
     with cb_stack.client() as c:
-        assert c.post(f"/admin/projects/{cb_stack.project}/callbacks/secret/rotate", json={}).status_code == 403
+        assert (
+            c.post(f"/admin/projects/{cb_stack.project}/callbacks/secret/rotate", json={}).status_code == 403
+        )
     receiver = Receiver().start()
     try:
         cb_stack.submit(params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]})
@@ -191,7 +217,9 @@ def test_secret_rotation__both_secrets_sign_during_the_grace_period(cb_stack):
 def test_redeliver__sends_the_same_message_again(cb_stack):
     receiver = Receiver().start()
     try:
-        task = cb_stack.submit(params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]})
+        task = cb_stack.submit(
+            params={"text": "x"}, callback={"url": receiver.url(), "events": ["succeeded"]}
+        )
         (first,) = receiver.wait_for(finished)
         (row,) = wait_deliveries(cb_stack, task["id"], lambda rows: rows[0]["status"] == "delivered")
         with cb_stack.client() as c:
@@ -202,7 +230,9 @@ def test_redeliver__sends_the_same_message_again(cb_stack):
     finally:
         receiver.stop()
     assert requests[1].headers["webhook-id"] == first.headers["webhook-id"] == row["id"]
-    assert requests[1].json()["data"] == first.json()["data"] | {"outputs": requests[1].json()["data"]["outputs"]}
+    assert requests[1].json()["data"] == first.json()["data"] | {
+        "outputs": requests[1].json()["data"]["outputs"]
+    }
 
 
 def test_callbacks_of_another_projects_task__not_found(cb_stack):

@@ -21,8 +21,13 @@ class S3Server:
     endpoint: str
 
     def client(self):  # type: ignore[no-untyped-def]
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id=ACCESS, aws_secret_access_key=SECRET)
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS,
+            aws_secret_access_key=SECRET,
+        )
 
     def new_bucket(self) -> str:
         name = f"reel-{secrets.token_hex(4)}"

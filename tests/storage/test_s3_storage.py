@@ -79,8 +79,11 @@ def test_delete_prefix__removes_one_tasks_outputs_only(s3_server, tmp_path):
     storage.delete_prefix("projects/alpha/tasks/tsk_1")
 
     keys = sorted(o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"])
-    assert keys == [f"projects/{p}/tasks/{t}/{n}.txt" for p, t in (("alpha", "tsk_2"), ("beta", "tsk_1"))
-                    for n in range(3)]
+    assert keys == [
+        f"projects/{p}/tasks/{t}/{n}.txt"
+        for p, t in (("alpha", "tsk_2"), ("beta", "tsk_1"))
+        for n in range(3)
+    ]
     storage.delete("projects/alpha/tasks/tsk_2/0.txt")
     storage.delete("projects/alpha/tasks/tsk_2/0.txt")  # missing is fine
     assert len(s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]) == 5
@@ -88,8 +91,12 @@ def test_delete_prefix__removes_one_tasks_outputs_only(s3_server, tmp_path):
 
 def test_put__large_file_goes_up_in_parts(s3_server, tmp_path):
     bucket = s3_server.new_bucket()
-    storage = s3_storage(s3_server, bucket, storage_multipart_threshold_bytes=5 * 1024**2,
-                         storage_multipart_chunk_bytes=5 * 1024**2)
+    storage = s3_storage(
+        s3_server,
+        bucket,
+        storage_multipart_threshold_bytes=5 * 1024**2,
+        storage_multipart_chunk_bytes=5 * 1024**2,
+    )
     path = tmp_path / "clip.mp4"
     path.write_bytes(os.urandom(20 * 1024**2 + 123))
     key = output_key("alpha", "tsk_big", "clip.mp4")
@@ -104,8 +111,9 @@ def test_put__large_file_goes_up_in_parts(s3_server, tmp_path):
 
 def test_put__refuses_bad_media_types_and_oversized_files(s3_server, tmp_path):
     bucket = s3_server.new_bucket()
-    storage = s3_storage(s3_server, bucket, storage_max_output_bytes=10,
-                         storage_media_types="image/*,video/mp4")
+    storage = s3_storage(
+        s3_server, bucket, storage_max_output_bytes=10, storage_media_types="image/*,video/mp4"
+    )
     path = tmp_path / "f.png"
     path.write_bytes(b"12345")
     with pytest.raises(OutputRefused, match="malformed media type 'png'"):
@@ -120,7 +128,10 @@ def test_put__refuses_bad_media_types_and_oversized_files(s3_server, tmp_path):
 
 def test_durable_url__under_the_public_base_url(s3_server):
     storage = s3_storage(s3_server, s3_server.new_bucket(), storage_public_url="https://media.example.com/")
-    assert storage.durable_url("projects/a/tasks/t/x y.png") == "https://media.example.com/reel/projects/a/tasks/t/x%20y.png"
+    assert (
+        storage.durable_url("projects/a/tasks/t/x y.png")
+        == "https://media.example.com/reel/projects/a/tasks/t/x%20y.png"
+    )
     assert s3_storage(s3_server, s3_server.new_bucket()).durable_url("projects/a/tasks/t/x.png") is None
 
 

@@ -47,8 +47,11 @@ class SecretRotate(BaseModel):
 
     secret: str | None = Field(None, description="the new whsec_ secret; default: a random one")
     grace_s: float | None = Field(
-        None, ge=0, le=30 * 86400,
-        description="how long the old secret still signs; default REEL_CALLBACK_SECRET_GRACE_S")
+        None,
+        ge=0,
+        le=30 * 86400,
+        description="how long the old secret still signs; default REEL_CALLBACK_SECRET_GRACE_S",
+    )
 
 
 class PayloadSettingsUpdate(BaseModel):
@@ -57,13 +60,20 @@ class PayloadSettingsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_url: AnyHttpUrl = Field(description="Payload's server URL, e.g. https://cms.example.com")
-    auth_slug: str = Field("users", pattern=r"^[A-Za-z0-9_-]{1,200}$",
-                           description="slug of the auth collection whose API key is used")
+    auth_slug: str = Field(
+        "users",
+        pattern=r"^[A-Za-z0-9_-]{1,200}$",
+        description="slug of the auth collection whose API key is used",
+    )
     api_key: SecretStr = Field(min_length=1, max_length=1000, description="the API key (never returned)")
-    upload_collection: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,200}$",
-                                          description="upload outputs into this collection and link them")
+    upload_collection: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,200}$",
+        description="upload outputs into this collection and link them",
+    )
     fields: dict[FieldKey, str | None] = Field(
-        default_factory=dict, description="rename (or drop with null) the document fields Reel writes")
+        default_factory=dict, description="rename (or drop with null) the document fields Reel writes"
+    )
 
 
 class PayloadSettingsPublic(BaseModel):

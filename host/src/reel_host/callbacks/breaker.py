@@ -27,15 +27,23 @@ def admit(session: Session, settings: Settings, destination: str) -> datetime | 
     if row.open_until > now:
         return row.open_until
     until = now + timedelta(seconds=settings.callback_breaker_cooldown_s)
-    probe = session.execute(update(CallbackBreaker).where(
-        CallbackBreaker.destination == destination, CallbackBreaker.open_until <= now,
-    ).values(open_until=until, updated_at=now))
-    return None if probe.rowcount else until  # someone else runs the half-open probe
+    probe = session.execute(
+        update(CallbackBreaker)
+        .where(
+            CallbackBreaker.destination == destination,
+            CallbackBreaker.open_until <= now,
+        )
+        .values(open_until=until, updated_at=now)
+    )
+    return None if probe.rowcount else until  # type: ignore[attr-defined]  # someone else runs the half-open probe
 
 
 def succeeded(session: Session, destination: str) -> None:
-    session.execute(update(CallbackBreaker).where(CallbackBreaker.destination == destination)
-                    .values(failures=0, open_until=None, updated_at=utcnow()))
+    session.execute(
+        update(CallbackBreaker)
+        .where(CallbackBreaker.destination == destination)
+        .values(failures=0, open_until=None, updated_at=utcnow())
+    )
 
 
 def failed(session: Session, settings: Settings, destination: str) -> bool:
@@ -50,8 +58,11 @@ def failed(session: Session, settings: Settings, destination: str) -> bool:
         except IntegrityError:
             row = session.get(CallbackBreaker, destination)
     assert row is not None
-    session.execute(update(CallbackBreaker).where(CallbackBreaker.destination == destination)
-                    .values(failures=CallbackBreaker.failures + 1, updated_at=now))
+    session.execute(
+        update(CallbackBreaker)
+        .where(CallbackBreaker.destination == destination)
+        .values(failures=CallbackBreaker.failures + 1, updated_at=now)
+    )
     session.refresh(row)
     if row.failures >= settings.callback_breaker_threshold:
         row.open_until = now + timedelta(seconds=settings.callback_breaker_cooldown_s)

@@ -40,7 +40,8 @@ def http_client(timeout_s: float) -> httpx.Client:
     with _client_lock:
         if timeout_s not in _clients:
             _clients[timeout_s] = httpx.Client(
-                timeout=timeout_s, follow_redirects=False,
+                timeout=timeout_s,
+                follow_redirects=False,
                 headers={"User-Agent": f"Reel-Webhooks/{__version__}"},
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
@@ -73,21 +74,32 @@ def deliver_task(rt: Runtime, task_id: str) -> int:
 def _deliver_head(rt: Runtime, task_id: str, kind: str) -> str:
     s = rt.settings
     with rt.sessions() as session:
-        head = session.scalars(select(D).where(D.task_id == task_id, D.kind == kind, D.status == "pending")
-                               .order_by(D.id).limit(1)).first()
+        head = session.scalars(
+            select(D)
+            .where(D.task_id == task_id, D.kind == kind, D.status == "pending")
+            .order_by(D.id)
+            .limit(1)
+        ).first()
         now = utcnow()
         if head is None:
             return "done"
         if head.next_attempt_at > now or (head.claimed_until is not None and head.claimed_until > now):
             return "wait"
-        if kind == WEBHOOK and (head.state or {}).get("schedule_base") is None and _gone(session, task_id, head.id):
+        if (
+            kind == WEBHOOK
+            and (head.state or {}).get("schedule_base") is None
+            and _gone(session, task_id, head.id)
+        ):
             # recorded while the 410 that stopped the task's webhooks was being settled
             head.status, head.last_error = "gone", "stopped: the receiver answered 410"
             session.commit()
             return "next"
         if head.event == "progress":  # at most one progress per interval, measured on the wire
-            last = session.scalar(select(func.max(D.delivered_at)).where(
-                D.task_id == task_id, D.kind == kind, D.event == "progress", D.id < head.id))
+            last = session.scalar(
+                select(func.max(D.delivered_at)).where(
+                    D.task_id == task_id, D.kind == kind, D.event == "progress", D.id < head.id
+                )
+            )
             spaced = last + timedelta(seconds=s.callback_progress_interval_s) if last else now
             if spaced > now:
                 head.next_attempt_at = spaced
@@ -100,12 +112,21 @@ def _deliver_head(rt: Runtime, task_id: str, kind: str) -> str:
             head.last_error = f"circuit open for {head.destination} until {wait_until.isoformat()}"
             session.commit()
             return "wait"
-        claimed = session.execute(update(D).where(
-            D.id == head.id, D.status == "pending", or_(D.claimed_until.is_(None), D.claimed_until <= now),
-        ).values(claimed_until=now + timedelta(seconds=s.callback_lease_s), attempts=D.attempts + 1,
-                 updated_at=now))
+        claimed = session.execute(
+            update(D)
+            .where(
+                D.id == head.id,
+                D.status == "pending",
+                or_(D.claimed_until.is_(None), D.claimed_until <= now),
+            )
+            .values(
+                claimed_until=now + timedelta(seconds=s.callback_lease_s),
+                attempts=D.attempts + 1,
+                updated_at=now,
+            )
+        )
         session.commit()
-        if claimed.rowcount == 0:
+        if claimed.rowcount == 0:  # type: ignore[attr-defined]
             return "wait"
         session.refresh(head)
         number, started, started_at = head.attempts, time.monotonic(), utcnow()
@@ -119,26 +140,48 @@ def _deliver_head(rt: Runtime, task_id: str, kind: str) -> str:
 
 
 def _gone(session: Any, task_id: str, before: int) -> bool:
-    return session.scalar(select(func.count()).select_from(D).where(
-        D.task_id == task_id, D.kind == WEBHOOK, D.status == "gone", D.id < before)) != 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(D)
+            .where(D.task_id == task_id, D.kind == WEBHOOK, D.status == "gone", D.id < before)
+        )
+        != 0
+    )
 
 
-def _settle(rt: Runtime, session: Any, head: CallbackDelivery, number: int, started_at: datetime,
-            elapsed_s: float, result: Result) -> str:
+def _settle(
+    rt: Runtime,
+    session: Any,
+    head: CallbackDelivery,
+    number: int,
+    started_at: datetime,
+    elapsed_s: float,
+    result: Result,
+) -> str:
     s, now = rt.settings, utcnow()
-    session.add(CallbackAttempt(delivery_id=head.id, number=number, started_at=started_at,
-                                duration_ms=int(elapsed_s * 1000), status_code=result.status_code,
-                                outcome=result.outcome, error=result.error))
+    session.add(
+        CallbackAttempt(
+            delivery_id=head.id,
+            number=number,
+            started_at=started_at,
+            duration_ms=int(elapsed_s * 1000),
+            status_code=result.status_code,
+            outcome=result.outcome,
+            error=result.error,
+        )
+    )
     values: dict[str, Any] = {"claimed_until": None, "updated_at": now, "last_error": result.error}
     if result.outcome == "delivered":
         values.update(status="delivered", delivered_at=now)
         breaker.succeeded(session, head.destination)
     elif result.outcome == "gone":
         values.update(status="gone")
-        session.execute(update(D).where(D.task_id == head.task_id, D.kind == WEBHOOK, D.status == "pending",
-                                        D.id != head.id)
-                        .values(status="gone", updated_at=now, last_error="stopped: the receiver answered 410")
-                        )
+        session.execute(
+            update(D)
+            .where(D.task_id == head.task_id, D.kind == WEBHOOK, D.status == "pending", D.id != head.id)
+            .values(status="gone", updated_at=now, last_error="stopped: the receiver answered 410")
+        )
     elif result.outcome == "refused":
         values.update(status="failed")
     else:
@@ -158,8 +201,9 @@ def _settle(rt: Runtime, session: Any, head: CallbackDelivery, number: int, star
     return "next" if values.get("status") in ("failed", "gone") else "wait"
 
 
-def _render_outputs(rt: Runtime, outputs: list[dict[str, Any]], durable: bool,
-                    media: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def _render_outputs(
+    rt: Runtime, outputs: list[dict[str, Any]], durable: bool, media: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     out = []
     uploaded = {m["name"]: m for m in media or []}
     for o in outputs:
@@ -168,8 +212,9 @@ def _render_outputs(rt: Runtime, outputs: list[dict[str, Any]], durable: bool,
         if durable:
             url = (uploaded.get(o["name"]) or {}).get("url") or (rt.storage.durable_url(key) if key else None)
         if url is None and key:
-            url = rt.storage.url(key, media_type=o["media_type"], filename=o["name"],
-                                 ttl_s=rt.settings.signed_url_ttl_s)
+            url = rt.storage.url(
+                key, media_type=o["media_type"], filename=o["name"], ttl_s=rt.settings.signed_url_ttl_s
+            )
         out.append({k: v for k, v in {**o, "url": url}.items() if k != "key"})
     return out
 
@@ -204,10 +249,17 @@ def _send_webhook(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
     secrets_ = signing.active_secrets(cfg)
     session.commit()  # keep a secret made just now; hold no transaction during the request
     body_obj = dict(d.payload)
-    body_obj["data"] = {**body_obj["data"], "outputs": _render_outputs(rt, body_obj["data"]["outputs"], False)}
+    body_obj["data"] = {
+        **body_obj["data"],
+        "outputs": _render_outputs(rt, body_obj["data"]["outputs"], False),
+    }
     body = json.dumps(body_obj, separators=(",", ":"))
-    headers = {"content-type": "application/json", "reel-event": d.event, "reel-task-id": d.task_id,
-               **signing.signature_headers(d.msg_id, body, secrets_, utcnow())}
+    headers = {
+        "content-type": "application/json",
+        "reel-event": d.event,
+        "reel-task-id": d.task_id,
+        **signing.signature_headers(d.msg_id, body, secrets_, utcnow()),
+    }
     try:
         r = http_client(rt.settings.callback_timeout_s).post(d.url, content=body, headers=headers)
     except (OSError, httpx.HTTPError) as exc:
@@ -230,8 +282,9 @@ def _send_cms(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
         if collection and data["status"] == "succeeded" and data["outputs"]:
             media = _upload_outputs(rt, session, d, client, base, collection, headers, data)
         outputs = _render_outputs(rt, data["outputs"], True, media)
-        body = payload.document_body(data, outputs, [m["id"] for m in media] if media is not None else None,
-                                     fields)
+        body = payload.document_body(
+            data, outputs, [m["id"] for m in media] if media is not None else None, fields
+        )
         r = client.patch(d.url, json=body, headers=headers, params={"depth": 0})
     except httpx.HTTPStatusError as exc:  # an upload was refused
         return _http_result(exc.response, kind=CMS)
@@ -240,8 +293,16 @@ def _send_cms(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
     return _http_result(r, kind=CMS)
 
 
-def _upload_outputs(rt: Runtime, session: Any, d: CallbackDelivery, client: httpx.Client, base: str,
-                    collection: str, headers: dict[str, str], data: dict[str, Any]) -> list[dict[str, Any]]:
+def _upload_outputs(
+    rt: Runtime,
+    session: Any,
+    d: CallbackDelivery,
+    client: httpx.Client,
+    base: str,
+    collection: str,
+    headers: dict[str, str],
+    data: dict[str, Any],
+) -> list[dict[str, Any]]:
     """Upload each output once (kept on the delivery, so a retry never uploads twice)."""
     media: list[dict[str, Any]] = list((d.state or {}).get("media", []))
     done = {m["name"] for m in media}
@@ -249,8 +310,16 @@ def _upload_outputs(rt: Runtime, session: Any, d: CallbackDelivery, client: http
         if o["name"] in done or not o.get("key"):
             continue
         content = rt.storage.read_bytes(o["key"])
-        doc = payload.upload(client, base, collection, headers, o["name"], o["media_type"], content,
-                             alt=f"{o['name']} ({data['generator']}, task {data['id']})")
+        doc = payload.upload(
+            client,
+            base,
+            collection,
+            headers,
+            o["name"],
+            o["media_type"],
+            content,
+            alt=f"{o['name']} ({data['generator']}, task {data['id']})",
+        )
         media.append({"name": o["name"], **doc})
         session.execute(update(D).where(D.id == d.id).values(state={**(d.state or {}), "media": media}))
         session.commit()

@@ -52,19 +52,32 @@ def _targets(session: Session, task: Task, event: str) -> list[tuple[str, str]]:
     if task.cms and event in CMS_EVENTS:
         cfg = session.get(CallbackSettings, task.project_id)
         if cfg is not None and cfg.payload_url:
-            doc = f"{cfg.payload_url.rstrip('/')}/api/{task.cms['collection']}/{quote(str(task.cms['id']), safe='')}"
+            doc_id = quote(str(task.cms["id"]), safe="")
+            doc = f"{cfg.payload_url.rstrip('/')}/api/{task.cms['collection']}/{doc_id}"
             out.append((CMS, doc))
         else:
-            log.warning("task %s names a CMS document but project %s has no Payload settings",
-                        task.id, task.project_id)
+            log.warning(
+                "task %s names a CMS document but project %s has no Payload settings",
+                task.id,
+                task.project_id,
+            )
     return out
 
 
 def _gone(session: Session, task_id: str) -> bool:
     """A 410 from the task's webhook receiver stops its callbacks for good."""
-    return session.scalar(select(func.count()).select_from(CallbackDelivery).where(
-        CallbackDelivery.task_id == task_id, CallbackDelivery.kind == WEBHOOK,
-        CallbackDelivery.status == "gone")) != 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(CallbackDelivery)
+            .where(
+                CallbackDelivery.task_id == task_id,
+                CallbackDelivery.kind == WEBHOOK,
+                CallbackDelivery.status == "gone",
+            )
+        )
+        != 0
+    )
 
 
 def snapshot(session: Session, rt: Runtime, task: Task, event: str) -> dict[str, Any]:
@@ -79,32 +92,77 @@ def snapshot(session: Session, rt: Runtime, task: Task, event: str) -> dict[str,
     return {"type": f"task.{event}", "timestamp": utcnow().isoformat().replace("+00:00", "Z"), "data": data}
 
 
-def _record(session: Session, rt: Runtime, task: Task, event: str, kind: str, url: str,
-            payload: dict[str, Any], now: datetime) -> datetime:
+def _record(
+    session: Session,
+    rt: Runtime,
+    task: Task,
+    event: str,
+    kind: str,
+    url: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> datetime:
     """Add (or, for progress, coalesce into) the delivery; return when it is due."""
     D = CallbackDelivery
     due = now
     if event == "progress":
-        last = session.scalars(select(D).where(D.task_id == task.id, D.kind == kind)
-                               .order_by(D.id.desc()).limit(1)).first()
-        if (last is not None and last.event == "progress" and last.status == "pending" and last.attempts == 0
-                and (last.claimed_until is None or last.claimed_until < now)):
-            last.payload, last.updated_at = payload, now
-            return last.next_attempt_at
+        last = session.scalars(
+            select(D).where(D.task_id == task.id, D.kind == kind).order_by(D.id.desc()).limit(1)
+        ).first()
+        if (
+            last is not None
+            and last.event == "progress"
+            and last.status == "pending"
+            and last.attempts == 0
+            and (last.claimed_until is None or last.claimed_until < now)
+        ):
+            # conditional, so a sender that claims the row meanwhile never sends a stale payload
+            # while the record says the newer one went out
+            coalesced = session.execute(
+                update(D)
+                .where(D.id == last.id, D.status == "pending", D.attempts == 0, D.claimed_until.is_(None))
+                .values(payload=payload, updated_at=now)
+            )
+            if coalesced.rowcount:  # type: ignore[attr-defined]
+                return last.next_attempt_at
         # older progress that failed to go out is stale now: the new one carries the latest state
-        session.execute(update(D).where(
-            D.task_id == task.id, D.kind == kind, D.event == "progress", D.status == "pending",
-            or_(D.claimed_until.is_(None), D.claimed_until < now),
-        ).values(status="superseded", updated_at=now, claimed_until=None))
+        session.execute(
+            update(D)
+            .where(
+                D.task_id == task.id,
+                D.kind == kind,
+                D.event == "progress",
+                D.status == "pending",
+                or_(D.claimed_until.is_(None), D.claimed_until < now),
+            )
+            .values(status="superseded", updated_at=now, claimed_until=None)
+        )
         # spaced from when the previous progress was due to go out, not from when it was recorded
-        previous = session.scalar(select(func.max(D.next_attempt_at)).where(
-            D.task_id == task.id, D.kind == kind, D.event == "progress", D.status != "superseded"))
+        previous = session.scalar(
+            select(func.max(D.next_attempt_at)).where(
+                D.task_id == task.id, D.kind == kind, D.event == "progress", D.status != "superseded"
+            )
+        )
         interval = timedelta(seconds=rt.settings.callback_progress_interval_s)
         if previous is not None and previous + interval > now:
             due = previous + interval
-    session.add(D(task_id=task.id, project_id=task.project_id, kind=kind, event=event, url=url,
-                  destination=destination_of(url), payload=payload, status="pending", attempts=0,
-                  next_attempt_at=due, state={}, created_at=now, updated_at=now))
+    session.add(
+        D(
+            task_id=task.id,
+            project_id=task.project_id,
+            kind=kind,
+            event=event,
+            url=url,
+            destination=destination_of(url),
+            payload=payload,
+            status="pending",
+            attempts=0,
+            next_attempt_at=due,
+            state={},
+            created_at=now,
+            updated_at=now,
+        )
+    )
     session.flush()
     return due
 
@@ -143,7 +201,8 @@ def kick(rt: Runtime | None, task_id: str, delay_s: float = 0.0) -> None:
     from reel_host.queue.celery_app import CALLBACK_QUEUE
 
     try:
-        rt.celery.send_task(DELIVER_TASK, args=[task_id], queue=CALLBACK_QUEUE,
-                            countdown=delay_s if delay_s > 0.01 else None)
+        rt.celery.send_task(
+            DELIVER_TASK, args=[task_id], queue=CALLBACK_QUEUE, countdown=delay_s if delay_s > 0.01 else None
+        )
     except Exception as exc:  # the broker is down: the sweep will find the rows
         log.warning("could not kick the callback sender for %s: %s", task_id, exc)

@@ -41,8 +41,12 @@ def auth_header(slug: str, api_key: str) -> dict[str, str]:
     return {"Authorization": f"{slug} API-Key {api_key}"}
 
 
-def document_body(data: dict[str, Any], outputs: list[dict[str, Any]], media_ids: list[Any] | None,
-                  overrides: dict[str, Any] | None) -> dict[str, Any]:
+def document_body(
+    data: dict[str, Any],
+    outputs: list[dict[str, Any]],
+    media_ids: list[Any] | None,
+    overrides: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The PATCH body for a task snapshot ``data`` (the status endpoint's task)."""
     error = data.get("error")
     values: dict[str, Any] = {
@@ -51,17 +55,27 @@ def document_body(data: dict[str, Any], outputs: list[dict[str, Any]], media_ids
         "progress": data["progress"],
         "message": data.get("message"),
         "error": f"{error['code']}: {error['message']}" if error else None,
-        "outputs": [{"name": o["name"], "url": o["url"], "mediaType": o["media_type"], "bytes": o["bytes"]}
-                    for o in outputs],
+        "outputs": [
+            {"name": o["name"], "url": o["url"], "mediaType": o["media_type"], "bytes": o["bytes"]}
+            for o in outputs
+        ],
     }
     if media_ids is not None:
         values["media"] = media_ids
     names = field_names(overrides)
-    return {names[k]: v for k, v in values.items() if names.get(k)}
+    return {name: v for k, v in values.items() if (name := names.get(k))}
 
 
-def upload(client: httpx.Client, base_url: str, collection: str, headers: dict[str, str], name: str,
-           media_type: str, content: bytes, alt: str) -> dict[str, Any]:
+def upload(
+    client: httpx.Client,
+    base_url: str,
+    collection: str,
+    headers: dict[str, str],
+    name: str,
+    media_type: str,
+    content: bytes,
+    alt: str,
+) -> dict[str, Any]:
     """Create a document in Payload's upload collection; return ``{"id", "url"}``."""
     r = client.post(
         f"{base_url.rstrip('/')}/api/{collection}",

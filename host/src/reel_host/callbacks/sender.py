@@ -42,11 +42,25 @@ def due_tasks(rt: Runtime, limit: int = 500) -> list[str]:
     """Tasks whose first pending delivery (per kind) is due and not claimed by a live sender."""
     D, earlier = CallbackDelivery, aliased(CallbackDelivery)
     now = utcnow()
-    head = ~exists().where(and_(earlier.task_id == D.task_id, earlier.kind == D.kind,
-                                earlier.status == "pending", earlier.id < D.id))
-    query = (select(D.task_id).where(D.status == "pending", D.next_attempt_at <= now,
-                                     or_(D.claimed_until.is_(None), D.claimed_until <= now), head)
-             .distinct().limit(limit))
+    head = ~exists().where(
+        and_(
+            earlier.task_id == D.task_id,
+            earlier.kind == D.kind,
+            earlier.status == "pending",
+            earlier.id < D.id,
+        )
+    )
+    query = (
+        select(D.task_id)
+        .where(
+            D.status == "pending",
+            D.next_attempt_at <= now,
+            or_(D.claimed_until.is_(None), D.claimed_until <= now),
+            head,
+        )
+        .distinct()
+        .limit(limit)
+    )
     with rt.sessions() as session:
         return list(session.scalars(query))
 
@@ -100,10 +114,23 @@ def run_callbacks_worker(rt: Runtime, *, concurrency: int, loglevel: str = "INFO
     sweeper = Sweeper(rt, threads=max(1, concurrency // 2))
     sweeper.start()
     try:
-        app.worker_main([
-            "worker", "-Q", CALLBACK_QUEUE, "-n", f"callbacks.{os.getpid()}@{socket.gethostname()}",
-            "-P", "threads", "-c", str(concurrency), "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "-l", loglevel,
-        ])
+        app.worker_main(
+            [
+                "worker",
+                "-Q",
+                CALLBACK_QUEUE,
+                "-n",
+                f"callbacks.{os.getpid()}@{socket.gethostname()}",
+                "-P",
+                "threads",
+                "-c",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                loglevel,
+            ]
+        )
     finally:
         sweeper.stop()

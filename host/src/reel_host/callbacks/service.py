@@ -30,29 +30,55 @@ from reel_host.runtime import Runtime
 
 
 def list_deliveries(session: Session, task: Task) -> CallbackDeliveriesPublic:
-    rows = list(session.scalars(select(CallbackDelivery).where(CallbackDelivery.task_id == task.id)
-                                .order_by(CallbackDelivery.id)))
+    rows = list(
+        session.scalars(
+            select(CallbackDelivery).where(CallbackDelivery.task_id == task.id).order_by(CallbackDelivery.id)
+        )
+    )
     attempts: dict[int, list[CallbackAttempt]] = {}
     if rows:
-        for a in session.scalars(select(CallbackAttempt).where(
-                CallbackAttempt.delivery_id.in_([r.id for r in rows])).order_by(CallbackAttempt.id)):
+        for a in session.scalars(
+            select(CallbackAttempt)
+            .where(CallbackAttempt.delivery_id.in_([r.id for r in rows]))
+            .order_by(CallbackAttempt.id)
+        ):
             attempts.setdefault(a.delivery_id, []).append(a)
-    return CallbackDeliveriesPublic(data=[
-        CallbackDeliveryPublic(
-            id=r.msg_id, kind=r.kind, event=r.event, url=r.url, status=r.status,  # type: ignore[arg-type]
-            next_attempt_at=r.next_attempt_at if r.status == "pending" else None, last_error=r.last_error,
-            created_at=r.created_at, delivered_at=r.delivered_at,
-            attempts=[CallbackAttemptPublic(number=a.number, started_at=a.started_at, duration_ms=a.duration_ms,
-                                            status_code=a.status_code, outcome=a.outcome, error=a.error)
-                      for a in attempts.get(r.id, [])],
-        ) for r in rows
-    ])
+    return CallbackDeliveriesPublic(
+        data=[
+            CallbackDeliveryPublic(
+                id=r.msg_id,
+                kind=r.kind,  # type: ignore[arg-type]
+                event=r.event,
+                url=r.url,
+                status=r.status,  # type: ignore[arg-type]
+                next_attempt_at=r.next_attempt_at if r.status == "pending" else None,
+                last_error=r.last_error,
+                created_at=r.created_at,
+                delivered_at=r.delivered_at,
+                attempts=[
+                    CallbackAttemptPublic(
+                        number=a.number,
+                        started_at=a.started_at,
+                        duration_ms=a.duration_ms,
+                        status_code=a.status_code,
+                        outcome=a.outcome,
+                        error=a.error,
+                    )
+                    for a in attempts.get(r.id, [])
+                ],
+            )
+            for r in rows
+        ]
+    )
 
 
 def redeliver(session: Session, rt: Runtime, task: Task, delivery_id: str) -> CallbackDeliveryPublic:
     """Send a delivery again (same ``webhook-id``), with a fresh retry schedule."""
-    row = session.scalars(select(CallbackDelivery).where(
-        CallbackDelivery.task_id == task.id, CallbackDelivery.msg_id == delivery_id)).first()
+    row = session.scalars(
+        select(CallbackDelivery).where(
+            CallbackDelivery.task_id == task.id, CallbackDelivery.msg_id == delivery_id
+        )
+    ).first()
     if row is None:
         raise NotFound(f"delivery {delivery_id!r} of task {task.id!r} not found", code="delivery_not_found")
     now = utcnow()
@@ -71,8 +97,11 @@ def _project(session: Session, project: str) -> None:
 
 
 def secret_public(row: CallbackSettings) -> SigningSecretPublic:
-    return SigningSecretPublic(secret=row.signing_secret or "", rotated_at=row.rotated_at,
-                               previous_valid_until=row.previous_until if row.previous_secret else None)
+    return SigningSecretPublic(
+        secret=row.signing_secret or "",
+        rotated_at=row.rotated_at,
+        previous_valid_until=row.previous_until if row.previous_secret else None,
+    )
 
 
 def read_secret(session: Session, project: str) -> SigningSecretPublic:
@@ -83,11 +112,13 @@ def read_secret(session: Session, project: str) -> SigningSecretPublic:
     return secret_public(row)
 
 
-def rotate_secret(session: Session, rt: Runtime, project: str, secret: str | None,
-                  grace_s: float | None) -> SigningSecretPublic:
+def rotate_secret(
+    session: Session, rt: Runtime, project: str, secret: str | None, grace_s: float | None
+) -> SigningSecretPublic:
     _project(session, project)
-    row = signing.rotate(session, project, rt.settings.callback_secret_grace_s if grace_s is None else grace_s,
-                         secret)
+    row = signing.rotate(
+        session, project, rt.settings.callback_secret_grace_s if grace_s is None else grace_s, secret
+    )
     session.commit()
     return secret_public(row)
 
@@ -95,9 +126,13 @@ def rotate_secret(session: Session, rt: Runtime, project: str, secret: str | Non
 def payload_public(row: CallbackSettings) -> PayloadSettingsPublic | None:
     if not row.payload_url:
         return None
-    return PayloadSettingsPublic(base_url=row.payload_url, auth_slug=row.payload_auth_slug or "users",
-                                 api_key_set=bool(row.payload_api_key), upload_collection=row.payload_upload_collection,
-                                 fields=field_names(row.payload_fields))
+    return PayloadSettingsPublic(
+        base_url=row.payload_url,
+        auth_slug=row.payload_auth_slug or "users",
+        api_key_set=bool(row.payload_api_key),
+        upload_collection=row.payload_upload_collection,
+        fields=field_names(row.payload_fields),
+    )
 
 
 def read_config(session: Session, project: str) -> CallbackConfigPublic:
@@ -116,7 +151,7 @@ def set_payload(session: Session, project: str, body: PayloadSettingsUpdate) -> 
     row.payload_auth_slug = body.auth_slug
     row.payload_api_key = body.api_key.get_secret_value()
     row.payload_upload_collection = body.upload_collection
-    row.payload_fields = dict(body.fields)
+    row.payload_fields = {str(k): v for k, v in body.fields.items()}
     row.updated_at = utcnow()
     session.commit()
     public = payload_public(row)

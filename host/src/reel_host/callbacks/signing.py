@@ -25,8 +25,11 @@ def check_secret(secret: str) -> str:
     except ValueError:
         raw = b""
     if not secret.startswith("whsec_") or not 24 <= len(raw) <= 64:
-        raise InvalidRequest("secret must be 'whsec_' followed by base64 of 24 to 64 random bytes",
-                             code="bad_secret", details=[{"field": "secret", "message": "not a whsec_ secret"}])
+        raise InvalidRequest(
+            "secret must be 'whsec_' followed by base64 of 24 to 64 random bytes",
+            code="bad_secret",
+            details=[{"field": "secret", "message": "not a whsec_ secret"}],
+        )
     return secret
 
 

@@ -30,7 +30,14 @@ def destination_of(url: str) -> str:
 def _refused_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    for attr in ("is_loopback", "is_link_local", "is_private", "is_multicast", "is_reserved", "is_unspecified"):
+    for attr in (
+        "is_loopback",
+        "is_link_local",
+        "is_private",
+        "is_multicast",
+        "is_reserved",
+        "is_unspecified",
+    ):
         if getattr(ip, attr):
             return attr.removeprefix("is_").replace("_", "-")
     if not ip.is_global:
@@ -52,13 +59,14 @@ def check_destination(url: str, allow_private: bool) -> None:
         addresses = {ipaddress.ip_address(parts.hostname)}
     except ValueError:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
     for ip in sorted(addresses, key=str):
         reason = _refused_reason(ip)
         if reason:
             raise DestinationRefused(
                 f"callback URL {url!r} resolves to {ip}, a {reason} address; "
-                "set REEL_CALLBACK_ALLOW_PRIVATE=true to allow private destinations")
+                "set REEL_CALLBACK_ALLOW_PRIVATE=true to allow private destinations"
+            )
 
 
 def check_submit(session: Session, settings: Settings, project: str, body: TaskCreate) -> None:
@@ -70,16 +78,23 @@ def check_submit(session: Session, settings: Settings, project: str, body: TaskC
         try:
             check_destination(url, settings.callback_allow_private)
         except DestinationRefused as exc:
-            raise InvalidRequest(str(exc), code="callback_url_refused",
-                                 details=[{"field": "callback.url", "message": str(exc), "value": url}]) from None
+            raise InvalidRequest(
+                str(exc),
+                code="callback_url_refused",
+                details=[{"field": "callback.url", "message": str(exc), "value": url}],
+            ) from None
         except OSError as exc:
-            raise InvalidRequest(f"callback URL {url!r} does not resolve: {exc}", code="callback_url_refused",
-                                 details=[{"field": "callback.url", "message": "does not resolve",
-                                           "value": url}]) from None
+            raise InvalidRequest(
+                f"callback URL {url!r} does not resolve: {exc}",
+                code="callback_url_refused",
+                details=[{"field": "callback.url", "message": "does not resolve", "value": url}],
+            ) from None
     if body.cms is not None:
         cfg = session.get(CallbackSettings, project)
         if cfg is None or not cfg.payload_url:
             raise InvalidRequest(
-                f"project {project!r} has no PayloadCMS settings, so 'cms' cannot be used; an admin sets them "
-                f"with PUT /api/v1/admin/projects/{project}/callbacks/payload",
-                code="cms_not_configured", details=[{"field": "cms", "message": "project has no Payload settings"}])
+                f"project {project!r} has no PayloadCMS settings, so 'cms' cannot be used; "
+                f"an admin sets them with PUT /api/v1/admin/projects/{project}/callbacks/payload",
+                code="cms_not_configured",
+                details=[{"field": "cms", "message": "project has no Payload settings"}],
+            )

@@ -67,20 +67,29 @@ class S3Storage(Storage):
     def put(self, key: str, path: Path, media_type: str) -> int:
         size = check_output(path, media_type, self.settings)
         self.client.upload_file(
-            str(path), self.bucket, self.object_key(key),
-            ExtraArgs={"ContentType": media_type}, Config=self.transfer,
+            str(path),
+            self.bucket,
+            self.object_key(key),
+            ExtraArgs={"ContentType": media_type},
+            Config=self.transfer,
         )
         return size
 
     def url(self, key: str, *, media_type: str, filename: str, ttl_s: int) -> str:
         safe = filename.replace('"', "").replace("\\", "")
         disposition = f"inline; filename=\"{safe}\"; filename*=UTF-8''{quote(filename)}"
-        return str(self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": self.object_key(key),
-                    "ResponseContentType": media_type, "ResponseContentDisposition": disposition},
-            ExpiresIn=max(1, min(int(ttl_s), MAX_PRESIGN_S)),
-        ))
+        return str(
+            self.client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": self.object_key(key),
+                    "ResponseContentType": media_type,
+                    "ResponseContentDisposition": disposition,
+                },
+                ExpiresIn=max(1, min(int(ttl_s), MAX_PRESIGN_S)),
+            )
+        )
 
     def durable_url(self, key: str) -> str | None:
         base = self.settings.storage_public_url

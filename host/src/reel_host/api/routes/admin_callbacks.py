@@ -24,15 +24,17 @@ def read_callback_config(project_id: str, session: SessionDep, _admin: AdminDep)
 
 
 @router.post("/secret/rotate", response_model=SigningSecretPublic)
-def rotate_callback_secret(project_id: str, body: SecretRotate, rt: RuntimeDep, session: SessionDep,
-                           _admin: AdminDep) -> SigningSecretPublic:
+def rotate_callback_secret(
+    project_id: str, body: SecretRotate, rt: RuntimeDep, session: SessionDep, _admin: AdminDep
+) -> SigningSecretPublic:
     """Make a new signing secret; the old one still signs (a second signature) during the grace period."""
     return service.rotate_secret(session, rt, project_id, body.secret, body.grace_s)
 
 
 @router.put("/payload", response_model=PayloadSettingsPublic)
-def update_payload_settings(project_id: str, body: PayloadSettingsUpdate, session: SessionDep,
-                            _admin: AdminDep) -> PayloadSettingsPublic:
+def update_payload_settings(
+    project_id: str, body: PayloadSettingsUpdate, session: SessionDep, _admin: AdminDep
+) -> PayloadSettingsPublic:
     """Connect the project to PayloadCMS: base URL, auth collection slug, API key, optional uploads."""
     return service.set_payload(session, project_id, body)
 

@@ -23,10 +23,14 @@ def list_task_callbacks(task_id: str, session: SessionDep, project: ProjectDep) 
     return service.list_deliveries(session, get_task(session, project, task_id))
 
 
-@router.post("/tasks/{task_id}/callbacks/{delivery_id}/redeliver", response_model=CallbackDeliveryPublic,
-             status_code=202)
-def redeliver_task_callback(task_id: str, delivery_id: str, rt: RuntimeDep, session: SessionDep,
-                            project: ProjectDep) -> CallbackDeliveryPublic:
+@router.post(
+    "/tasks/{task_id}/callbacks/{delivery_id}/redeliver",
+    response_model=CallbackDeliveryPublic,
+    status_code=202,
+)
+def redeliver_task_callback(
+    task_id: str, delivery_id: str, rt: RuntimeDep, session: SessionDep, project: ProjectDep
+) -> CallbackDeliveryPublic:
     """Send a delivery again, with the same `webhook-id` and a fresh retry schedule."""
     return service.redeliver(session, rt, get_task(session, project, task_id), delivery_id)
 
