@@ -6,7 +6,8 @@ Both sides use the machine's Redis (own DB number / key prefix) and one prefork 
 process. Reel's side goes through everything a client sees: HTTP submit with an API key,
 params validation, the task record in PostgreSQL, the broker, the worker's fenced claim,
 the run, output storage and the finishing update, and the client learns the result by
-polling the status endpoint every millisecond. The API runs as `reel serve` in its own process. Bare Celery sends `apply_async` and waits on a Redis result backend.
+polling the status endpoint every millisecond. The API runs as `reel serve` in its own
+process. Bare Celery sends `apply_async` and waits on a Redis result backend.
 Prints medians and throughputs and the Reel/bare ratios.
 """
 
@@ -56,12 +57,10 @@ def bare_celery(n: int, burst: int) -> tuple[float, float]:
 
 
 def reel(n: int, burst: int) -> tuple[float, float]:
+    from reel_host.records.models import Task
     from sqlalchemy import func, select
 
-    from reel_host.records.models import Task
-    from tests.utils.stack import make_stack
-
-    from tests.utils.stack import free_port
+    from tests.utils.stack import free_port, make_stack
 
     with tempfile.TemporaryDirectory() as tmp, make_stack("distributed", Path(tmp)) as stack:
         stack.start_worker("testplugin", pool="bench")

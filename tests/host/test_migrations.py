@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-
 from reel_host.records.db import make_engine, migrate
 from reel_host.records.models import Base
+
 from tests.utils.stack import create_pg_database, drop_pg_database
 
 

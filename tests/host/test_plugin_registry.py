@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from reel_host.plugins import PluginError, load_plugins, parse_pins
 
 

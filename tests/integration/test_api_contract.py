@@ -63,7 +63,8 @@ def test_workers_status__shows_the_live_worker(stack):
         workers = c.get("/workers/status").json()["data"]
     main = next(w for w in workers if w["pool"] == "main")
     assert main["status"] == "online"
-    assert {"name": "testplugin", "distribution": "reel-test-plugin", "version": "1.2.0"}.items() <= main["plugins"][0].items()
+    expected = {"name": "testplugin", "distribution": "reel-test-plugin", "version": "1.2.0"}
+    assert expected.items() <= main["plugins"][0].items()
     assert "test.echo" in main["generators"]
     assert "reel.gen.test.echo" in main["queues"]
     assert main["skipped"][0]["name"] == "test.gpu"
@@ -211,7 +212,8 @@ def test_list_tasks__filters_and_cursor_pagination(stack):
     with stack.client(key) as c:
         seen, cursor = [], None
         while True:
-            page = c.get(f"/projects/{project}/tasks", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+            query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = c.get(f"/projects/{project}/tasks", params=query).json()
             seen += [t["id"] for t in page["data"]]
             cursor = page["next"]
             if not cursor:

@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
-
 import reel_sdk
+from pydantic import BaseModel, ConfigDict, Field
 from reel_sdk import Cancelled, Generator, InvalidInput, OutOfMemory, Output, Requirements, RunContext, TransientError
 from reel_sdk.models import check_model_allowed, require_model_allowed
 from reel_sdk.testing import GeneratorContract, RecordingContext, run_generator

@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-
 from reel_host.api.app import create_app
 from reel_host.runtime import Runtime
 from reel_host.services import auth
@@ -156,7 +155,8 @@ class Stack:
             session.commit()
         return name, key
 
-    def start_worker(self, plugins: str = "testplugin", pool: str | None = None, extra_env: dict[str, str] | None = None,
+    def start_worker(self, plugins: str = "testplugin", pool: str | None = None,
+                     extra_env: dict[str, str] | None = None,
                      args: list[str] | None = None, wait: bool = True) -> WorkerProcess:
         pool = pool or f"pool{len(self.workers)}"
         log_path = self.tmp / f"worker-{pool}-{len(self.workers)}.log"
@@ -173,16 +173,16 @@ class Stack:
         return worker
 
     def wait_worker_online(self, worker: WorkerProcess, timeout: float = 60) -> None:
-        from sqlalchemy import select
-
         from reel_host.records.models import Worker
+        from sqlalchemy import select
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if worker.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {worker.proc.returncode}:\n{worker.log()}")
             with self.runtime.sessions() as session:
-                row = session.scalars(select(Worker).where(Worker.pool == worker.pool, Worker.status == "online")).first()
+                online = select(Worker).where(Worker.pool == worker.pool, Worker.status == "online")
+                row = session.scalars(online).first()
             if row is not None:
                 return
             time.sleep(0.1)

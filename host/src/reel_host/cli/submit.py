@@ -87,5 +87,6 @@ def follow(client: httpx.Client, base: str, task: dict[str, Any]) -> dict[str, A
                 bar.console.print(json.loads(data)["message"], style="dim")
             elif event == "task":
                 task = json.loads(data)
-                bar.update(row, completed=task["progress"], description=f"{task['status']}: {task['message'] or ''}"[:60])
+                description = f"{task['status']}: {task['message'] or ''}"[:60]
+                bar.update(row, completed=task["progress"], description=description)
     return task

@@ -80,9 +80,9 @@ def parse_pins(spec: str | None) -> dict[str, SpecifierSet]:
         piece = piece.strip()
         if not piece:
             continue
-        if pieces and piece[0] in "<>=!~" and "[" not in pieces[-1]:
-            pieces[-1] += "," + piece
-        elif pieces and pieces[-1].count("[") > pieces[-1].count("]"):
+        continues_specifier = pieces and piece[0] in "<>=!~" and "[" not in pieces[-1]
+        inside_brackets = pieces and pieces[-1].count("[") > pieces[-1].count("]")
+        if continues_specifier or inside_brackets:
             pieces[-1] += "," + piece
         else:
             pieces.append(piece)
@@ -165,7 +165,9 @@ def load_plugins(
         except Exception as exc:  # a plugin's own bug: report it with its distribution
             info.error = f"{type(exc).__name__}: {exc}"
             if pin_name is not None:
-                raise PluginError(f"pinned plugin {ep.name!r} ({dist} {version}) failed to load: {info.error}")
+                raise PluginError(
+                    f"pinned plugin {ep.name!r} ({dist} {version}) failed to load: {info.error}"
+                ) from exc
             log.warning("skipping plugin %s (%s %s): %s", ep.name, dist, version, info.error)
             if module is not None and pm.is_registered(module):
                 pm.unregister(module)

@@ -20,8 +20,8 @@ from reel_host.errors import (
     Conflict,
     IdempotencyMismatch,
     InvalidParams,
-    NoWorker,
     NotFound,
+    NoWorker,
     ServiceUnavailable,
     UnknownGenerator,
 )

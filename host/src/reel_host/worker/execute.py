@@ -15,8 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
-from reel_sdk import Cancelled, GeneratorError, InvalidInput, Output, OutOfMemory, TransientError
-from sqlalchemy import select, update
+from reel_sdk import Cancelled, GeneratorError, OutOfMemory, Output, TransientError
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from reel_host.records.models import Task, TaskAttempt, TaskOutput, Worker, utcnow

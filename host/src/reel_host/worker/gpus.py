@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -67,10 +68,8 @@ def probe_gpus(indices: list[int] | None = None) -> list[GpuInfo]:
             ))
         return gpus
     finally:
-        try:
+        with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
-        except Exception:
-            pass
 
 
 def unmet_requirement(requirements: dict[str, Any], gpus: list[GpuInfo]) -> str | None:
