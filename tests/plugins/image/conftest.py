@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.plugins.image import tiny
-
-
-@pytest.fixture(scope="session", autouse=True)
-def hub_offline() -> Iterator[None]:
-    """Offline before huggingface_hub is first imported (it reads HF_HUB_OFFLINE once), restored after."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from reel_sdk import Generator, InvalidInput, Output, Requirements, RunContext
+from reel_sdk.loading import is_local_model, load_errors_translated
 from reel_sdk.models import check_model_allowed
 from reel_sdk.torch_support import free_device_memory, torch_dtype, translate_oom
 
 from reel_audio.common import MAX_SEED, Stage, TokenProgress, pick_seed, seeded, to_numpy, write_wav
-from reel_audio.loading import is_local_model, load_errors_translated
 
 DEFAULT_MODEL = "suno/bark-small"
 DEFAULT_MODELS = (DEFAULT_MODEL, "suno/bark")

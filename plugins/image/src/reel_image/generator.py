@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from reel_sdk import Generator, InvalidInput, Output, Requirements, RunContext
+from reel_sdk.loading import is_local_model, load_errors_translated
 from reel_sdk.torch_support import diffusers_progress, free_device_memory, torch_dtype, translate_oom
 
-from reel_image.loading import is_local_model, load_errors_translated
 from reel_image.params import DEFAULT_MODELS, DiffusersImageParams
 
 MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}

@@ -1,4 +1,14 @@
-"""Model locations and load failures: which are the request's fault, which may pass."""
+"""Model locations and load failures: which are the request's fault, which may pass.
+
+For generators that load Hugging Face models by id or local directory::
+
+    with load_errors_translated(model):
+        pipe = DiffusionPipeline.from_pretrained(model, local_files_only=is_local_model(model))
+
+A missing directory or an unknown repository becomes ``InvalidInput`` (never retried);
+a model that is not cached while the Hub is unreachable becomes ``TransientError``.
+``huggingface_hub`` is imported only when a load fails.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from reel_sdk import InvalidInput, TransientError
+from reel_sdk.errors import InvalidInput, TransientError
 
 # The prefixes reel_sdk.models treats as directories.
 LOCAL_PREFIXES = ("/", "./", "~")
