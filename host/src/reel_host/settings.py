@@ -17,16 +17,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REEL_", extra="ignore")
 
     env: Literal["development", "production"] = Field(
-        "development", description="production refuses unsafe defaults (no secret key, no admin key)"
+        default="development", description="production refuses unsafe defaults (no secret key, no admin key)"
     )
-    home: Path = Field(Path(".reel"), description="data directory of the embedded mode")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in REEL_HOME")
-    broker_url: str | None = Field(None, description="Celery broker (redis://...); default embedded")
-    broker_prefix: str | None = Field(None, description="key prefix of Reel's keys in a shared Redis")
-    storage_url: str | None = Field(None, description="file:///dir or s3://bucket/prefix; default REEL_HOME/storage")
-    public_url: str = Field("http://127.0.0.1:8000", description="base URL clients reach the API at")
-    secret_key: str | None = Field(None, description="signs file URLs and SSE tokens; shared by API processes")
-    admin_key: str | None = Field(None, description="bearer credential of admin endpoints")
+    home: Path = Field(default=Path(".reel"), description="data directory of the embedded mode")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in REEL_HOME")
+    broker_url: str | None = Field(default=None, description="Celery broker (redis://...); default embedded")
+    broker_prefix: str | None = Field(default=None, description="key prefix of Reel's keys in a shared Redis")
+    storage_url: str | None = Field(
+        default=None, description="file:///dir or s3://bucket/prefix; default REEL_HOME/storage")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="base URL clients reach the API at")
+    secret_key: str | None = Field(default=None, description="signs file URLs and SSE tokens; shared by API processes")
+    admin_key: str | None = Field(default=None, description="bearer credential of admin endpoints")
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -34,58 +35,58 @@ class Settings(BaseSettings):
     signed_url_ttl_s: int = 3600
     sse_token_ttl_s: int = 600
     idempotency_ttl_s: int = 24 * 3600
-    events_poll_s: float = Field(0.2, description="how often SSE streams look for changes")
+    events_poll_s: float = Field(default=0.2, description="how often SSE streams look for changes")
 
-    transient_retries: int = Field(3, description="automatic retries of a transient failure")
+    transient_retries: int = Field(default=3, description="automatic retries of a transient failure")
     retry_backoff_s: float = 10.0
     retry_backoff_max_s: float = 600.0
-    worker_lost_max: int = Field(3, description="re-runs of a task whose worker died, before it fails")
+    worker_lost_max: int = Field(default=3, description="re-runs of a task whose worker died, before it fails")
     heartbeat_s: float = 10.0
     worker_lost_after_s: float = 30.0
     cancel_grace_s: float = Field(
-        30.0, description="how long a run may ignore a cancellation or its soft time limit before it is killed")
-    default_time_limit_s: float = Field(300 * 60, description="time limit of a generator that sets none")
+        default=30.0, description="how long a run may ignore a cancellation or its soft time limit before it is killed")
+    default_time_limit_s: float = Field(default=300 * 60, description="time limit of a generator that sets none")
     time_limits: dict[str, float] = Field(
         default_factory=dict, description='per-generator time limits in seconds, JSON: {"image.diffusers": 600}')
     visibility_timeout_s: float | None = Field(
-        None, description="broker visibility timeout; default: longer than the longest time limit known here")
-    refuse_without_worker: bool = Field(False, description="refuse submits no live worker can take")
+        default=None, description="broker visibility timeout; default: longer than the longest time limit known here")
+    refuse_without_worker: bool = Field(default=False, description="refuse submits no live worker can take")
 
-    model_cache_size: int = Field(2, description="loaded models a worker process keeps (LRU)")
-    worker_plugins: str | None = Field(None, description="pins like 'image==0.3.*,audio'; default all")
-    worker_pool: str = Field("default", description="the pool name a worker advertises")
+    model_cache_size: int = Field(default=2, description="loaded models a worker process keeps (LRU)")
+    worker_plugins: str | None = Field(default=None, description="pins like 'image==0.3.*,audio'; default all")
+    worker_pool: str = Field(default="default", description="the pool name a worker advertises")
     worker_concurrency: int = 1
-    load_plugins: str | None = Field(None, description="comma-separated plugin names to load (others skipped)")
-    block_plugins: str | None = Field(None, description="comma-separated plugin names never loaded")
-    trace_plugins: bool = Field(False, description="log every hook call")
+    load_plugins: str | None = Field(default=None, description="comma-separated plugin names to load (others skipped)")
+    block_plugins: str | None = Field(default=None, description="comma-separated plugin names never loaded")
+    trace_plugins: bool = Field(default=False, description="log every hook call")
 
     # -- S3-compatible storage (REEL_STORAGE_URL=s3://bucket/prefix); see docs/storage.md
-    storage_endpoint_url: str | None = Field(None, description="S3 endpoint (R2, MinIO); default AWS")
-    storage_region: str | None = Field(None, description="bucket region ('auto' for R2)")
-    storage_access_key: str | None = Field(None, description="access key id; default: boto3's chain")
-    storage_secret_key: str | None = Field(None, description="secret access key")
+    storage_endpoint_url: str | None = Field(default=None, description="S3 endpoint (R2, MinIO); default AWS")
+    storage_region: str | None = Field(default=None, description="bucket region ('auto' for R2)")
+    storage_access_key: str | None = Field(default=None, description="access key id; default: boto3's chain")
+    storage_secret_key: str | None = Field(default=None, description="secret access key")
     storage_addressing_style: Literal["auto", "virtual", "path"] = "auto"
-    storage_public_url: str | None = Field(None, description="public base URL of the bucket (durable URLs)")
-    storage_max_output_bytes: int = Field(5 * 1024**3, description="largest output file stored")
-    storage_media_types: str = Field("*", description="allowed output media types, e.g. 'image/*,video/mp4'")
-    storage_multipart_threshold_bytes: int = Field(64 * 1024**2, description="multipart upload from here")
-    storage_multipart_chunk_bytes: int = Field(16 * 1024**2, description="part size of multipart uploads")
+    storage_public_url: str | None = Field(default=None, description="public base URL of the bucket (durable URLs)")
+    storage_max_output_bytes: int = Field(default=5 * 1024**3, description="largest output file stored")
+    storage_media_types: str = Field(default="*", description="allowed output media types, e.g. 'image/*,video/mp4'")
+    storage_multipart_threshold_bytes: int = Field(default=64 * 1024**2, description="multipart upload from here")
+    storage_multipart_chunk_bytes: int = Field(default=16 * 1024**2, description="part size of multipart uploads")
 
     # -- callbacks and the CMS bridge; see docs/callbacks.md
     callback_schedule_s: str = Field(
-        "5,300,1800,7200,18000,36000,50400,72000,86400",
+        default="5,300,1800,7200,18000,36000,50400,72000,86400",
         description="delays between delivery attempts (Standard Webhooks schedule, about 3 days)",
     )
-    callback_jitter: float = Field(0.1, ge=0, le=1, description="each delay is scaled by 1 ± this, at random")
-    callback_timeout_s: float = Field(10.0, description="one delivery attempt's HTTP timeout")
-    callback_allow_private: bool = Field(False, description="allow loopback/private/link-local callback URLs")
-    callback_progress_interval_s: float = Field(0.5, description="at most one progress callback this often")
-    callback_breaker_threshold: int = Field(5, description="consecutive failures that open a breaker")
-    callback_breaker_cooldown_s: float = Field(60.0, description="an open breaker's wait before a probe")
-    callback_sweep_s: float = Field(1.0, description="how often the sender looks for due deliveries")
-    callback_lease_s: float = Field(60.0, description="a claimed delivery is sent again after this")
-    callback_concurrency: int = Field(8, description="threads of `reel callbacks`")
-    callback_secret_grace_s: float = Field(24 * 3600, description="a rotated-out secret signs this long")
+    callback_jitter: float = Field(default=0.1, ge=0, le=1, description="each delay is scaled by 1 ± this, at random")
+    callback_timeout_s: float = Field(default=10.0, description="one delivery attempt's HTTP timeout")
+    callback_allow_private: bool = Field(default=False, description="allow loopback/private/link-local callback URLs")
+    callback_progress_interval_s: float = Field(default=0.5, description="at most one progress callback this often")
+    callback_breaker_threshold: int = Field(default=5, description="consecutive failures that open a breaker")
+    callback_breaker_cooldown_s: float = Field(default=60.0, description="an open breaker's wait before a probe")
+    callback_sweep_s: float = Field(default=1.0, description="how often the sender looks for due deliveries")
+    callback_lease_s: float = Field(default=60.0, description="a claimed delivery is sent again after this")
+    callback_concurrency: int = Field(default=8, description="threads of `reel callbacks`")
+    callback_secret_grace_s: float = Field(default=24 * 3600, description="a rotated-out secret signs this long")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

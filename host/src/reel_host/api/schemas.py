@@ -11,12 +11,16 @@ TaskStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 CallbackEvent = Literal["started", "progress", "succeeded", "failed", "cancelled"]
 
 
+def _default_callback_events() -> list[CallbackEvent]:
+    return ["started", "succeeded", "failed", "cancelled"]
+
+
 class CallbackSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl = Field(description="where to POST signed task events")
     events: list[CallbackEvent] = Field(
-        default_factory=lambda: ["started", "succeeded", "failed", "cancelled"],
+        default_factory=_default_callback_events,
         description="which events to send",
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from reel_host.records.db import rowcount
 from reel_host.records.models import CallbackBreaker, utcnow
 from reel_host.settings import Settings
 
@@ -35,7 +36,7 @@ def admit(session: Session, settings: Settings, destination: str) -> datetime | 
         )
         .values(open_until=until, updated_at=now)
     )
-    return None if probe.rowcount else until  # type: ignore[attr-defined]  # someone else runs the half-open probe
+    return None if rowcount(probe) else until  # someone else runs the half-open probe
 
 
 def succeeded(session: Session, destination: str) -> None:

@@ -24,6 +24,7 @@ from reel_host import __version__
 from reel_host.callbacks import breaker, payload, signing
 from reel_host.callbacks.outbox import CMS, KINDS, WEBHOOK, kick
 from reel_host.callbacks.targets import DestinationRefused, check_destination
+from reel_host.records.db import rowcount
 from reel_host.records.models import CallbackAttempt, CallbackDelivery, CallbackSettings, utcnow
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _deliver_head(rt: Runtime, task_id: str, kind: str) -> str:
             )
         )
         session.commit()
-        if claimed.rowcount == 0:  # type: ignore[attr-defined]
+        if rowcount(claimed) == 0:
             return "wait"
         session.refresh(head)
         number, started, started_at = head.attempts, time.monotonic(), utcnow()

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from reel_host.callbacks.targets import destination_of
+from reel_host.records.db import rowcount
 from reel_host.records.models import CallbackDelivery, CallbackSettings, utcnow
 from reel_host.services.catalog import WorkerView
 
@@ -123,7 +124,7 @@ def _record(
                 .where(D.id == last.id, D.status == "pending", D.attempts == 0, D.claimed_until.is_(None))
                 .values(payload=payload, updated_at=now)
             )
-            if coalesced.rowcount:  # type: ignore[attr-defined]
+            if rowcount(coalesced):
                 return last.next_attempt_at
         # older progress that failed to go out is stale now: the new one carries the latest state
         session.execute(

@@ -27,7 +27,8 @@ def parse_param(pair: str) -> tuple[str, Any]:
 
 
 def sse_events(response: httpx.Response) -> Iterator[tuple[str, str]]:
-    event, data = "message", []
+    event = "message"
+    data: list[str] = []
     for line in response.iter_lines():
         if not line:
             if data:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 from importlib_metadata import EntryPoint, entry_points
@@ -100,7 +101,7 @@ def parse_pins(spec: str | None) -> dict[str, SpecifierSet]:
 
 
 def _names(ep: EntryPoint) -> set[str]:
-    names = {canonicalize_name(ep.name)}
+    names: set[str] = {canonicalize_name(ep.name)}
     if ep.dist is not None:
         dist_name = canonicalize_name(ep.dist.name)
         names.add(dist_name)
@@ -202,7 +203,7 @@ def _collect(pm: pluggy.PluginManager, module: Any) -> list[Generator]:
     for impl in pm.hook.reel_generators.get_hookimpls():
         if impl.plugin is not module:
             continue
-        result = impl.function()
+        result = cast("Iterable[object] | None", impl.function())
         for gen in result or []:
             if not isinstance(gen, Generator):
                 raise TypeError(f"reel_generators returned {type(gen).__name__}, not a reel_sdk.Generator")

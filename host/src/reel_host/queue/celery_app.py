@@ -55,7 +55,7 @@ def make_celery(settings: Settings, limits: Iterable[float] = ()) -> Celery:
         folder = (settings.home / "broker").resolve()
         for sub in ("queue", "control", "processed"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        broker_url = "filesystem://"
+        broker_url: str | None = "filesystem://"
         transport_options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),

@@ -89,7 +89,8 @@ class WorkerView:
                 name = gen["name"] if isinstance(gen, dict) else gen
                 counts[name] = counts.get(name, 0) + 1
                 if isinstance(gen, dict) and name not in advertised:
-                    advertised[name] = GeneratorInfo(**{k: gen.get(k) for k in GeneratorInfo.__dataclass_fields__})
+                    fields: dict[str, Any] = {k: gen.get(k) for k in GeneratorInfo.__dataclass_fields__}
+                    advertised[name] = GeneratorInfo(**fields)
         self._counts, self._advertised, self._at = counts, advertised, time.monotonic()
 
     def carriers(self, session: Session, rt: Runtime, generator: str) -> int:

@@ -24,6 +24,7 @@ from typing import Literal
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from reel_host.records.db import rowcount
 from reel_host.records.models import Task, TaskAttempt, Worker, utcnow
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import live_cutoff
@@ -118,7 +119,7 @@ def child_lost(rt: Runtime, worker_id: str, task_id: str, attempt: int) -> Liter
                 message=f"re-queued: {what} (re-run {runs} of at most {limit})",
             )
         done = session.execute(update(Task).where(*fence).values(lost_runs=runs, updated_at=now, **values))
-        if done.rowcount == 0:
+        if rowcount(done) == 0:
             session.rollback()
             return "drop"
         _close_open_attempts(session, task_id, f"{what} while running this attempt")
@@ -189,7 +190,7 @@ def _requeue_one(session: Session, rt: Runtime, task: Task) -> bool:
         )
         .values(lost_runs=runs, updated_at=now, **values)
     )
-    if done.rowcount == 0:  # another sweeper, or the run itself, got there first
+    if rowcount(done) == 0:  # another sweeper, or the run itself, got there first
         session.rollback()
         return False
     _close_open_attempts(session, task.id, f"{what} (no heartbeat for {rt.settings.worker_lost_after_s:g}s)")

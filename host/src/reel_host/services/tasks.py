@@ -26,6 +26,7 @@ from reel_host.errors import (
     UnknownGenerator,
 )
 from reel_host.queue.celery_app import RUN_TASK, celery_priority, queue_for
+from reel_host.records.db import rowcount
 from reel_host.records.models import FINISHED, IdempotencyKey, Task, TaskOutput, new_id, utcnow
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView, all_generators, local_generators
@@ -267,7 +268,7 @@ def cancel_task(session: Session, rt: Runtime, project: str, task_id: str) -> Ta
                 error_code=None, error_message=None)
     )
     session.refresh(task)
-    if done.rowcount == 0:
+    if rowcount(done) == 0:
         session.rollback()
         raise Conflict(f"task {task_id!r} is already {task.status}; only queued or running tasks can be cancelled",
                        code="task_finished")
@@ -287,7 +288,7 @@ def retry_task(session: Session, rt: Runtime, project: str, task_id: str) -> Tas
                 lost_runs=0, progress=0.0, error_code=None, error_message=None, started_at=None,
                 finished_at=None, worker_id=None, queued_at=now, updated_at=now)
     )
-    if done.rowcount == 0:
+    if rowcount(done) == 0:
         session.rollback()
         raise Conflict(f"task {task_id!r} is {task.status}; only failed or cancelled tasks can be retried",
                        code="task_not_retryable")

@@ -34,10 +34,10 @@ class PoolConfigError(ValueError):
 class PoolConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pool: str | None = Field(None, min_length=1, max_length=100)
+    pool: str | None = Field(default=None, min_length=1, max_length=100)
     plugins: str | None = None
     gpus: list[int] | None = None
-    concurrency: int | None = Field(None, ge=1, le=256)
+    concurrency: int | None = Field(default=None, ge=1, le=256)
     preload: bool | None = None
     loglevel: str | None = None
     exclude: list[str] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from reel_sdk import RunContext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from reel_host.records.db import rowcount
 from reel_host.records.models import Task, TaskLog, utcnow
 from reel_host.runtime import Runtime
 from reel_host.services.events import TaskEvents
@@ -62,7 +63,7 @@ class HostRunContext(RunContext):
             done = session.execute(
                 update(Task).where(*self._fence()).values(progress=fraction, message=message, updated_at=utcnow())
             )
-            if done.rowcount == 0:
+            if rowcount(done) == 0:
                 session.commit()
                 self.cancel()  # cancelled, or this run was superseded: stop
                 return

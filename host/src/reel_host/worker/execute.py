@@ -19,6 +19,7 @@ from reel_sdk import Cancelled, GeneratorError, OutOfMemory, Output, TransientEr
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from reel_host.records.db import rowcount
 from reel_host.records.models import Task, TaskAttempt, TaskOutput, Worker, utcnow
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import live_cutoff
@@ -93,7 +94,7 @@ class TaskRunner:
                 status="running", started_at=now, worker_id=self.worker_id, lost_runs=run,
                 message="running", updated_at=now)
         )
-        if done.rowcount == 0:
+        if rowcount(done) == 0:
             session.rollback()
             return None
         session.add(TaskAttempt(task_id=task_id, number=attempt, run=run, worker_id=self.worker_id))
@@ -167,7 +168,8 @@ class TaskRunner:
         return outputs
 
     def _succeed(self, task: Task, attempt: int, outputs: list[Output]) -> str:
-        stored, names = [], set()
+        stored: list[TaskOutput] = []
+        names: set[str] = set()
         for position, out in enumerate(outputs):
             name = _unique(out.name or out.path.name, names)
             key = output_key(task.project_id, task.id, name)
@@ -190,7 +192,7 @@ class TaskRunner:
                 progress=1.0 if status == "succeeded" else Task.progress,
                 message={"succeeded": "done", "failed": "failed"}.get(status, status))
         )
-        if done.rowcount == 0:
+        if rowcount(done) == 0:
             session.rollback()
             return False
         session.add_all(outputs or [])
@@ -247,7 +249,7 @@ class TaskRunner:
                     message=f"retrying in {delay:g}s after {exc.code}: {exc.message}"[:1000],
                     queued_at=now + timedelta(seconds=delay), updated_at=now, worker_id=None)
             )
-            if done.rowcount == 0:
+            if rowcount(done) == 0:
                 session.rollback()
                 return "cancelled"
             self._close_open_attempts(session, task, "retrying", exc.code, exc.message)

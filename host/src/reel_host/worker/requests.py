@@ -19,6 +19,7 @@ from celery.worker.request import Request
 from celery.worker.state import task_ready
 from sqlalchemy import update
 
+from reel_host.records.db import rowcount
 from reel_host.records.models import Task, TaskAttempt, Worker, utcnow
 from reel_host.runtime import Runtime
 from reel_host.services.events import TaskEvents
@@ -57,7 +58,7 @@ def fail_for_time_limit(rt: Runtime, worker_id: str, task_id: str, attempt: int,
                 updated_at=now,
             )
         )
-        if done.rowcount == 0:
+        if rowcount(done) == 0:
             session.rollback()
             return False
         session.execute(

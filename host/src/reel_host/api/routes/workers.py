@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
@@ -21,7 +23,9 @@ def read_workers_status(
     cutoff = live_cutoff(rt)
     data = []
     for w in session.scalars(select(Worker).order_by(Worker.pool, Worker.id)):
-        status = "stopped" if w.status == "stopped" else ("online" if w.last_heartbeat >= cutoff else "lost")
+        status: Literal["online", "lost", "stopped"] = (
+            "stopped" if w.status == "stopped" else ("online" if w.last_heartbeat >= cutoff else "lost")
+        )
         if status == "stopped" and not include_stopped:
             continue
         data.append(WorkerPublic(
