@@ -29,6 +29,11 @@ def is_local_model(model: str) -> bool:
     return model.startswith(LOCAL_PREFIXES)
 
 
+def canonical_model(model: str) -> str:
+    """The cache key of a model: a local directory as its resolved path, a Hub id as is."""
+    return str(Path(model).expanduser().resolve()) if is_local_model(model) else model
+
+
 @contextlib.contextmanager
 def load_errors_translated(model: str, field: str = "model") -> Iterator[None]:
     """Turn loading failures into ``InvalidInput`` (bad model) or ``TransientError`` (network)."""

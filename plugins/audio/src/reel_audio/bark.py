@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from reel_sdk import Generator, InvalidInput, Output, Requirements, RunContext
-from reel_sdk.loading import is_local_model, load_errors_translated
+from reel_sdk.loading import canonical_model, is_local_model, load_errors_translated
 from reel_sdk.models import check_model_allowed
 from reel_sdk.torch_support import free_device_memory, torch_dtype, translate_oom
 
@@ -91,9 +90,7 @@ class Bark(Generator):
     default_models: ClassVar[tuple[str, ...]] = DEFAULT_MODELS
 
     def model_key(self, params: BarkParams) -> str:
-        return (
-            str(Path(params.model).expanduser().resolve()) if is_local_model(params.model) else params.model
-        )
+        return canonical_model(params.model)
 
     def models(self) -> list[str]:
         return list(self.default_models)

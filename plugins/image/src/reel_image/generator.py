@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from reel_sdk import Generator, InvalidInput, Output, Requirements, RunContext
-from reel_sdk.loading import is_local_model, load_errors_translated
+from reel_sdk.loading import canonical_model, is_local_model, load_errors_translated
 from reel_sdk.torch_support import diffusers_progress, free_device_memory, torch_dtype, translate_oom
 
 from reel_image.params import DEFAULT_MODELS, DiffusersImageParams
@@ -76,9 +76,7 @@ class DiffusersImage(Generator):
     default_models: ClassVar[tuple[str, ...]] = DEFAULT_MODELS
 
     def model_key(self, params: DiffusersImageParams) -> str:
-        if is_local_model(params.model):
-            return str(Path(params.model).expanduser().resolve())
-        return params.model
+        return canonical_model(params.model)
 
     def models(self) -> list[str]:
         return list(self.default_models)
