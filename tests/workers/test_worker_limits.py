@@ -91,7 +91,7 @@ def test_pool_child_killed_every_time__fails_after_bounded_reruns(limits_stack, 
     task = limits_stack.submit(
         params={"text": "oom", "crash": True, "fail_first": 10, "state_file": str(state)}
     )
-    done = limits_stack.follow(task["id"])
+    done = limits_stack.follow(task["id"], timeout=120)
     assert done["status"] == "failed"
     assert done["error"]["code"] == "worker_lost_repeatedly"
     assert "its worker process died 3 times (limit 2 re-runs" in done["error"]["message"]
