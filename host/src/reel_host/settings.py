@@ -28,8 +28,6 @@ class Settings(BaseSettings):
     public_url: str = Field(default="http://127.0.0.1:8000", description="base URL clients reach the API at")
     secret_key: str | None = Field(default=None, description="signs file URLs and SSE tokens; shared by API processes")
     admin_key: str | None = Field(default=None, description="bearer credential of admin endpoints")
-    host: str = "127.0.0.1"
-    port: int = 8000
 
     max_body_bytes: int = 1024 * 1024
     signed_url_ttl_s: int = 3600

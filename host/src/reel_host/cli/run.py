@@ -47,8 +47,8 @@ def _dev_key(rt: Runtime) -> str:
 
 
 def up(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str, typer.Option(envvar="REEL_HOST", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="REEL_PORT", help="port to listen on")] = 8000,
 ) -> None:
     """Run Reel embedded: API and one worker, SQLite, local storage, no Redis."""
     os.environ.setdefault("REEL_PUBLIC_URL", f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{port}")
@@ -79,8 +79,8 @@ def up(
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str, typer.Option(envvar="REEL_HOST", help="address to listen on")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(envvar="REEL_PORT", help="port to listen on")] = 8000,
 ) -> None:
     """Run the API only (distributed mode: workers run elsewhere)."""
     rt = Runtime(get_settings())
