@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from reel_sdk import Generator, InvalidInput, Output, Requirements, RunContext
-from reel_sdk.loading import canonical_model, is_local_model, load_errors_translated
+from reel_sdk import InvalidInput, Output, Requirements, RunContext
 from reel_sdk.models import check_model_allowed
-from reel_sdk.torch_support import free_device_memory, torch_dtype, translate_oom
+from reel_sdk.torch_support import translate_oom
 
-from reel_audio.common import MAX_SEED, Stage, TokenProgress, pick_seed, seeded, to_numpy, write_wav
+from reel_audio.common import (
+    MAX_SEED,
+    LoadedAudio,
+    Stage,
+    TokenProgress,
+    TransformersAudio,
+    pick_seed,
+    seeded,
+    to_numpy,
+    write_wav,
+)
 
 DEFAULT_MODEL = "suno/bark-small"
 DEFAULT_MODELS = (DEFAULT_MODEL, "suno/bark")
@@ -31,9 +39,7 @@ class BarkParams(BaseModel):
         min_length=1,
         max_length=1000,
         title="Text",
-        description=(
-            "What to say. Bark speaks about 13 seconds per request; cues such as [laughs] or ♪ work too."
-        ),
+        description=("What to say. Bark speaks about 13 seconds per request; cues such as [laughs] or ♪ work too."),
     )
     voice_preset: VoicePreset | None = Field(  # type: ignore[valid-type]
         default=None,
@@ -61,12 +67,8 @@ class BarkParams(BaseModel):
         return check_model_allowed(value, DEFAULT_MODELS)
 
 
-@dataclass
-class LoadedBark:
-    model_id: str
-    model: Any
-    processor: Any
-    device: str
+class LoadedBark(LoadedAudio):
+    """Bark with its processor; knows its sample rate and voice presets."""
 
     @property
     def sample_rate(self) -> int:
@@ -77,7 +79,7 @@ class LoadedBark:
         return list(getattr(self.processor, "available_voice_presets", None) or [])
 
 
-class Bark(Generator):
+class Bark(TransformersAudio):
     """Text to speech with Bark (suno/bark-small by default)."""
 
     name = "audio.bark"
@@ -88,27 +90,8 @@ class Bark(Generator):
     title = "Speech (Bark)"
     description = "Speaks text in one of Bark's voices (or a random one); WAV at 24 kHz."
     default_models: ClassVar[tuple[str, ...]] = DEFAULT_MODELS
-
-    def model_key(self, params: BarkParams) -> str:
-        return canonical_model(params.model)
-
-    def models(self) -> list[str]:
-        return list(self.default_models)
-
-    def load(self, model_key: str, device: str) -> LoadedBark:
-        from transformers import AutoProcessor, BarkModel
-
-        local = is_local_model(model_key)
-        with load_errors_translated(model_key), translate_oom():
-            processor = AutoProcessor.from_pretrained(model_key, local_files_only=local)
-            model = BarkModel.from_pretrained(model_key, dtype=torch_dtype(device), local_files_only=local)
-            model.to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
-        return LoadedBark(model_key, model, processor, device)
-
-    def unload(self, model: LoadedBark) -> None:
-        model.model = None
-        model.processor = None
-        free_device_memory()
+    model_class = "BarkModel"
+    loaded_class = LoadedBark
 
     def generate(self, model: LoadedBark, params: BarkParams, ctx: RunContext) -> list[Output]:
         import torch

@@ -8,9 +8,11 @@ import wave
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from reel_sdk import RunContext
+from reel_sdk import Generator, RunContext
+from reel_sdk.loading import canonical_model, is_local_model, load_errors_translated
+from reel_sdk.torch_support import free_device_memory, torch_dtype, translate_oom
 
 MAX_SEED = 2**32 - 1
 
@@ -136,3 +138,44 @@ def write_wav(path: Path, audio: Any, sample_rate: int) -> float:
 
 def to_numpy(tensor: Any) -> Any:
     return tensor.detach().float().cpu().numpy()
+
+
+@dataclass
+class LoadedAudio:
+    """A transformers audio model with its processor, on a device."""
+
+    model_id: str
+    model: Any
+    processor: Any
+    device: str
+
+
+class TransformersAudio(Generator):
+    """What Bark and MusicGen share: model keys, loading through transformers, unloading."""
+
+    default_models: ClassVar[tuple[str, ...]]
+    model_class: ClassVar[str]  # the transformers class that loads the checkpoint
+    loaded_class: ClassVar[type[LoadedAudio]] = LoadedAudio
+
+    def model_key(self, params: Any) -> str:
+        return canonical_model(params.model)
+
+    def models(self) -> list[str]:
+        return list(self.default_models)
+
+    def load(self, model_key: str, device: str) -> Any:
+        import transformers
+
+        local = is_local_model(model_key)
+        with load_errors_translated(model_key), translate_oom():
+            processor = transformers.AutoProcessor.from_pretrained(model_key, local_files_only=local)
+            model = getattr(transformers, self.model_class).from_pretrained(
+                model_key, dtype=torch_dtype(device), local_files_only=local
+            )
+            model.to(device).eval()
+        return self.loaded_class(model_key, model, processor, device)
+
+    def unload(self, model: LoadedAudio) -> None:
+        model.model = None
+        model.processor = None
+        free_device_memory()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from reel_sdk import Generator, InvalidInput, Output, Requirements, RunContext
-from reel_sdk.loading import canonical_model, is_local_model, load_errors_translated
+from reel_sdk import InvalidInput, Output, Requirements, RunContext
 from reel_sdk.models import check_model_allowed
-from reel_sdk.torch_support import free_device_memory, torch_dtype, translate_oom
+from reel_sdk.torch_support import translate_oom
 
-from reel_audio.common import MAX_SEED, Stage, TokenProgress, pick_seed, seeded, to_numpy, write_wav
+from reel_audio.common import (
+    MAX_SEED,
+    LoadedAudio,
+    Stage,
+    TokenProgress,
+    TransformersAudio,
+    pick_seed,
+    seeded,
+    to_numpy,
+    write_wav,
+)
 
 DEFAULT_MODEL = "facebook/musicgen-small"
 DEFAULT_MODELS = (DEFAULT_MODEL, "facebook/musicgen-medium")
@@ -48,9 +56,7 @@ class MusicGenParams(BaseModel):
         min_length=1,
         max_length=500,
         title="Model",
-        description=(
-            "A MusicGen checkpoint: Hugging Face id or local directory, bounded by REEL_ALLOWED_MODELS."
-        ),
+        description=("A MusicGen checkpoint: Hugging Face id or local directory, bounded by REEL_ALLOWED_MODELS."),
     )
     seed: int | None = Field(
         default=None,
@@ -66,12 +72,8 @@ class MusicGenParams(BaseModel):
         return check_model_allowed(value, DEFAULT_MODELS)
 
 
-@dataclass
-class LoadedMusicGen:
-    model_id: str
-    model: Any
-    processor: Any
-    device: str
+class LoadedMusicGen(LoadedAudio):
+    """MusicGen with its processor; knows its rates and longest clip."""
 
     @property
     def sample_rate(self) -> int:
@@ -86,7 +88,7 @@ class LoadedMusicGen:
         return int(self.model.config.decoder.max_position_embeddings)
 
 
-class MusicGen(Generator):
+class MusicGen(TransformersAudio):
     """Text to music with MusicGen (facebook/musicgen-small by default)."""
 
     name = "audio.musicgen"
@@ -97,29 +99,8 @@ class MusicGen(Generator):
     title = "Music (MusicGen)"
     description = "Makes a music clip of the asked length from a text prompt; WAV at 32 kHz."
     default_models: ClassVar[tuple[str, ...]] = DEFAULT_MODELS
-
-    def model_key(self, params: MusicGenParams) -> str:
-        return canonical_model(params.model)
-
-    def models(self) -> list[str]:
-        return list(self.default_models)
-
-    def load(self, model_key: str, device: str) -> LoadedMusicGen:
-        from transformers import AutoProcessor, MusicgenForConditionalGeneration
-
-        local = is_local_model(model_key)
-        with load_errors_translated(model_key), translate_oom():
-            processor = AutoProcessor.from_pretrained(model_key, local_files_only=local)
-            model = MusicgenForConditionalGeneration.from_pretrained(
-                model_key, dtype=torch_dtype(device), local_files_only=local
-            )
-            model.to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
-        return LoadedMusicGen(model_key, model, processor, device)
-
-    def unload(self, model: LoadedMusicGen) -> None:
-        model.model = None
-        model.processor = None
-        free_device_memory()
+    model_class = "MusicgenForConditionalGeneration"
+    loaded_class = LoadedMusicGen
 
     def generate(self, model: LoadedMusicGen, params: MusicGenParams, ctx: RunContext) -> list[Output]:
         import torch
@@ -129,10 +110,7 @@ class MusicGen(Generator):
         tokens = max(1, round(params.duration_s * model.frame_rate))
         if tokens > model.max_tokens:
             longest = model.max_tokens / model.frame_rate
-            message = (
-                f"duration_s must be at most {longest:g} for model {params.model!r}, "
-                f"got {params.duration_s:g}"
-            )
+            message = f"duration_s must be at most {longest:g} for model {params.model!r}, got {params.duration_s:g}"
             raise InvalidInput(message, details=[{"field": "duration_s", "message": message}])
 
         # 2. Encode the prompt.
