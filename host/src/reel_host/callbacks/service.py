@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reel_host.api.schemas_callbacks import (
+from reel_host.schemas.callbacks import (
     CallbackAttemptPublic,
     CallbackConfigPublic,
     CallbackDeliveriesPublic,

@@ -12,7 +12,7 @@ from reel_host.errors import InvalidRequest
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from reel_host.api.schemas import TaskCreate
+    from reel_host.schemas.tasks import TaskCreate
     from reel_host.settings import Settings
 
 

@@ -69,6 +69,7 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_project_created", "project_id", "created_at", "id"),
         Index("ix_tasks_queue_status", "generator", "status", "priority", "queued_at"),
+        Index("ix_tasks_dispatch", "status", "dispatched_at", "due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tsk"))
@@ -89,6 +90,10 @@ class Task(Base):
     cms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the dispatch outbox (reel_host.lifecycle.dispatch): when the queued attempt may run, and
+    # when it was last handed to the broker (null: not yet, the dispatcher publishes it when due)
+    due_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reel_host.api.schemas import ErrorInfo, OutputPublic, TaskCreate, TaskPublic, TasksPublic
+from reel_host.schemas.tasks import ErrorInfo, OutputPublic, TaskCreate, TaskPublic, TasksPublic
 from reel_host.errors import (
     BadRequest,
     Conflict,

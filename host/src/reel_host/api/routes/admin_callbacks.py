@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from reel_host.api.deps import AdminDep, RuntimeDep, SessionDep
-from reel_host.api.schemas_callbacks import (
+from reel_host.schemas.callbacks import (
     CallbackConfigPublic,
     PayloadSettingsPublic,
     PayloadSettingsUpdate,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep
-from reel_host.api.schemas_callbacks import (
+from reel_host.schemas.callbacks import (
     CallbackDeliveriesPublic,
     CallbackDeliveryPublic,
     SigningSecretPublic,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import text
 
 from reel_host.api.deps import RuntimeDep
-from reel_host.api.schemas import HealthPublic
+from reel_host.schemas.tasks import HealthPublic
 
 router = APIRouter(prefix="/health", tags=["health"])
 

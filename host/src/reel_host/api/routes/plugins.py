@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep, WorkerViewDep
-from reel_host.api.schemas import PluginPublic, PluginsPublic
+from reel_host.schemas.tasks import PluginPublic, PluginsPublic
 from reel_host.services.catalog import all_generators
 
 router = APIRouter(prefix="/plugins", tags=["plugins"])

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
 from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep, WorkerViewDep, bearer_token, current_project
-from reel_host.api.schemas import (
+from reel_host.schemas.tasks import (
     AttemptPublic,
     ErrorInfo,
     EventsToken,
