@@ -78,6 +78,7 @@ def test_worker_dry_run__pool_file_with_gpu_pin_and_time_limits(tmp_path):
         "utilization_pct": 5,
         "driver_version": "550.54.15",
         "cuda_version": "12.4",
+        "temperature_c": None,
     }
     assert plan["queues"] == ["reel.gen.test.echo", "reel.gen.test.gpu", "reel.gen.test.slow"]
     limits = {g["name"]: g["time_limit_s"] for g in plan["generators"]}

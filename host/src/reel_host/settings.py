@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     block_plugins: str | None = Field(default=None, description="comma-separated plugin names never loaded")
     trace_plugins: bool = Field(default=False, description="log every hook call")
 
+    # -- operations: metrics, logs, limits; see docs/operations.md
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="console (readable) or json (one JSON object a line) for every process")
+    log_level: str = Field(default="INFO", description="level of the API's and the sender's logs")
+    metrics_token: str | None = Field(
+        default=None, description="bearer token Prometheus sends to GET /metrics; unset: loopback clients only")
+    metrics_addr: str = Field(
+        default="0.0.0.0", description="address the --metrics-port endpoints of workers and senders listen on")
+    limit_retry_after_s: int = Field(
+        default=10, ge=1, description="Retry-After of a refusal by the max-queued limit")
+
     # -- S3-compatible storage (REEL_STORAGE_URL=s3://bucket/prefix); see docs/storage.md
     storage_endpoint_url: str | None = Field(default=None, description="S3 endpoint (R2, MinIO); default AWS")
     storage_region: str | None = Field(default=None, description="bucket region ('auto' for R2)")

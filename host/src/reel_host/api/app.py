@@ -10,6 +10,8 @@ from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware
 from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
+from reel_host.observability import http as observability
+from reel_host.observability.celery import install_publish_headers
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
 from reel_host.settings import Settings, get_settings
@@ -37,6 +39,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
+    app.include_router(observability.router)  # GET /metrics at the root
     app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(observability.ObservabilityMiddleware)  # outermost: request id, HTTP metrics
+    install_publish_headers()  # the request id rides in Celery message headers
     return app

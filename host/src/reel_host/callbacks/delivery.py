@@ -24,6 +24,7 @@ from reel_host import __version__
 from reel_host.callbacks import breaker, payload, signing
 from reel_host.callbacks.outbox import CMS, KINDS, WEBHOOK, kick
 from reel_host.callbacks.targets import DestinationRefused, check_destination
+from reel_host.observability import callbacks as observe
 from reel_host.records.db import rowcount
 from reel_host.records.models import CallbackAttempt, CallbackDelivery, CallbackSettings, utcnow
 
@@ -130,6 +131,7 @@ def _deliver_head(rt: Runtime, task_id: str, kind: str) -> str:
         if rowcount(claimed) == 0:
             return "wait"
         session.refresh(head)
+        observe.bind_delivery(head)  # webhook_id, task_id, project, request_id on every line below
         number, started, started_at = head.attempts, time.monotonic(), utcnow()
         try:
             result = _send_webhook(rt, session, head) if kind == WEBHOOK else _send_cms(rt, session, head)
@@ -161,6 +163,7 @@ def _settle(
     result: Result,
 ) -> str:
     s, now = rt.settings, utcnow()
+    observe.settled(head.kind, head.event, result.outcome, result.status_code, number)
     session.add(
         CallbackAttempt(
             delivery_id=head.id,
@@ -259,6 +262,7 @@ def _send_webhook(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
         "content-type": "application/json",
         "reel-event": d.event,
         "reel-task-id": d.task_id,
+        **observe.request_headers(d.state),
         **signing.signature_headers(d.msg_id, body, secrets_, utcnow()),
     }
     try:
@@ -275,7 +279,7 @@ def _send_cms(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
     base, slug, key = cfg.payload_url, cfg.payload_auth_slug or "users", cfg.payload_api_key
     collection, fields = cfg.payload_upload_collection, dict(cfg.payload_fields or {})
     session.commit()
-    headers = payload.auth_header(slug, key)
+    headers = {**payload.auth_header(slug, key), **observe.request_headers(d.state)}
     client = http_client(rt.settings.callback_timeout_s)
     data = d.payload["data"]
     media: list[dict[str, Any]] | None = None

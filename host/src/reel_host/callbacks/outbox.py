@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from reel_host.callbacks.targets import destination_of
+from reel_host.observability.callbacks import delivery_state
 from reel_host.records.db import rowcount
 from reel_host.records.models import CallbackDelivery, CallbackSettings, utcnow
 from reel_host.services.catalog import WorkerView
@@ -159,7 +160,7 @@ def _record(
             status="pending",
             attempts=0,
             next_attempt_at=due,
-            state={},
+            state=delivery_state(),  # the request id that follows the task to its receiver
             created_at=now,
             updated_at=now,
         )

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from reel_host.observability import process as observe
 from reel_host.plugins import PluginError
 from reel_host.runtime import Runtime
 from reel_host.services import auth
@@ -28,7 +29,8 @@ def _serve_api(rt: Runtime, host: str, port: int) -> None:
 
     from reel_host.api.app import create_app
 
-    uvicorn.run(create_app(runtime=rt), host=host, port=port, log_level="info", access_log=False)
+    observe.api_started(rt.settings)
+    uvicorn.run(create_app(runtime=rt), host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 def _dev_key(rt: Runtime) -> str:
@@ -104,6 +106,7 @@ def worker(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what it would take, take nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: print JSON")] = False,
     loglevel: Annotated[str | None, typer.Option(help="Celery log level")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus metrics on this port")] = None,
 ) -> None:
     """Run a worker that takes the tasks of its plugins' generators."""
     from reel_host.worker.config import PoolConfig, PoolConfigError, load_pool_config, parse_gpus
@@ -141,6 +144,7 @@ def worker(
         else:
             typer.echo(plan.summary())
         return
+    observe.worker_started(settings, plan, metrics_port or cfg.metrics_port, loglevel or cfg.loglevel or "INFO")
     rt.migrate()
     run_worker(rt, plan, concurrency=concurrency or cfg.concurrency or settings.worker_concurrency,
                loglevel=loglevel or cfg.loglevel or "INFO")

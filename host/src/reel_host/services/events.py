@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from reel_host.observability.metrics import task_event as record_task_metrics
+
 if TYPE_CHECKING:
     from reel_host.records.models import Task
     from reel_host.runtime import Runtime
@@ -41,6 +43,7 @@ class TaskEvents:
         return bool(_SINKS)
 
     def emit(self, session: Session, task: Task, event: str) -> None:
+        record_task_metrics(task, event)  # observability: counters and histograms by generator
         for sink in list(_SINKS):
             try:
                 sink(session, self.rt, task, event)

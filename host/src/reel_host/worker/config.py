@@ -7,6 +7,7 @@ gpus = [0]                           # NVML indices this worker uses; omit for a
 concurrency = 1                      # tasks at once (pool children)
 preload = false                      # load default models before taking tasks
 loglevel = "INFO"
+metrics_port = 9101                  # Prometheus endpoint of this worker (see docs/operations.md)
 exclude = ["video.remote"]           # generators of the pinned plugins not to take
 
 [time_limits]                        # seconds, per generator (beats the generator's own)
@@ -40,6 +41,7 @@ class PoolConfig(BaseModel):
     concurrency: int | None = Field(default=None, ge=1, le=256)
     preload: bool | None = None
     loglevel: str | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     exclude: list[str] = Field(default_factory=list)
     time_limits: dict[str, float] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ class GpuInfo:
     utilization_pct: int | None
     driver_version: str | None
     cuda_version: str | None
+    temperature_c: int | None = None
 
     @property
     def memory_total_gb(self) -> float:
@@ -61,10 +62,15 @@ def probe_gpus(indices: list[int] | None = None) -> list[GpuInfo]:
                 util: int | None = int(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
             except Exception:
                 util = None
+            try:
+                temp: int | None = int(pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU))
+            except Exception:
+                temp = None
             gpus.append(GpuInfo(
                 index=i, name=_text(pynvml.nvmlDeviceGetName(handle)), uuid=_text(pynvml.nvmlDeviceGetUUID(handle)),
                 memory_total_mb=int(mem.total) // 2**20, memory_free_mb=int(mem.free) // 2**20,
                 utilization_pct=util, driver_version=driver, cuda_version=cuda_version,
+                temperature_c=temp,
             ))
         return gpus
     finally:

@@ -9,6 +9,8 @@ from typing import Any
 from reel_sdk import Generator
 from reel_sdk.torch_support import free_device_memory
 
+from reel_host.observability import metrics
+
 log = logging.getLogger("reel.worker.cache")
 
 
@@ -23,12 +25,15 @@ class ModelCache:
         key = (generator.name, model_key, device)
         if key in self._models:
             self._models.move_to_end(key)
+            metrics.model_cache_event("hit", generator.name)
             return self._models[key][1]
+        metrics.model_cache_event("miss", generator.name)
         while len(self._models) >= self.capacity:
             self._evict_oldest()
         model = generator.load(model_key, device)
         self.loads += 1
         self._models[key] = (generator, model)
+        self._report_bytes()
         return model
 
     def holds(self, generator: Generator, model_key: str, device: str) -> bool:
@@ -43,6 +48,15 @@ class ModelCache:
             log.exception("unload of %s/%s failed", name, model_key)
         del model
         free_device_memory()
+        metrics.model_cache_event("eviction", name)
+        self._report_bytes(also=name)
+
+    def _report_bytes(self, also: str | None = None) -> None:
+        """Loaded bytes per generator, after each load or eviction (``reel_model_cache_loaded_bytes``)."""
+        sizes: dict[str, int] = {also: 0} if also else {}
+        for (name, _key, _device), (_gen, model) in self._models.items():
+            sizes[name] = sizes.get(name, 0) + metrics.model_bytes(model)
+        metrics.model_cache_loaded(sizes)
 
     def clear(self) -> None:
         """Drop every model (after an out-of-memory error)."""

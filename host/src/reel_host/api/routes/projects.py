@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from reel_host.api.deps import AdminDep, ProjectDep, RuntimeDep, SessionDep, WorkerViewDep
-from reel_host.schemas.tasks import KeyCreate, KeyCreated, ProjectCreate, ProjectPublic, TasksPublic, TaskStatus
 from reel_host.errors import NotFound
+from reel_host.schemas.tasks import KeyCreate, KeyCreated, ProjectCreate, ProjectPublic, TasksPublic, TaskStatus
 from reel_host.services import auth
 from reel_host.services.tasks import list_tasks
 

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
 from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep, WorkerViewDep, bearer_token, current_project
+from reel_host.errors import NotFound, Unauthorized
+from reel_host.records.models import FINISHED, TaskAttempt, TaskLog
 from reel_host.schemas.tasks import (
     AttemptPublic,
     ErrorInfo,
@@ -21,8 +23,6 @@ from reel_host.schemas.tasks import (
     TaskLogsPublic,
     TaskPublic,
 )
-from reel_host.errors import NotFound, Unauthorized
-from reel_host.records.models import FINISHED, TaskAttempt, TaskLog
 from reel_host.services import tasks as service
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
