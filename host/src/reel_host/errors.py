@@ -11,6 +11,7 @@
     ├── InvalidRequest (422 invalid_request)
     │   ├── UnknownGenerator (422 unknown_generator)
     │   └── InvalidParams (422 invalid_params)
+    ├── TooManyRequests (429 too_many_requests; carries Retry-After)
     └── ServiceUnavailable (503 unavailable)
         └── NoWorker (503 no_worker)
 
@@ -20,6 +21,7 @@ One exception handler (``reel_host.api.errors``) turns them into
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -76,6 +78,17 @@ class UnknownGenerator(InvalidRequest):
 
 class InvalidParams(InvalidRequest):
     code = "invalid_params"
+
+
+class TooManyRequests(ReelError):
+    """Over a limit; ``retry_after`` (seconds) becomes the ``Retry-After`` header."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float, *, details: list[dict[str, Any]] | None = None,
+                 code: str | None = None):
+        super().__init__(message, details=details, code=code)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 class ServiceUnavailable(ReelError):

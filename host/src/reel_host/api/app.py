@@ -9,7 +9,17 @@ from reel_host import __version__
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware
-from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
+from reel_host.api.routes import (
+    admin_callbacks,
+    admin_limits,
+    callbacks,
+    files,
+    health,
+    plugins,
+    projects,
+    tasks,
+    workers,
+)
 from reel_host.observability import http as observability
 from reel_host.observability.celery import install_publish_headers
 from reel_host.runtime import Runtime
@@ -39,6 +49,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
+    app.include_router(admin_limits.router, prefix=API_PREFIX)  # per-project limits
     app.include_router(observability.router)  # GET /metrics at the root
     app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])

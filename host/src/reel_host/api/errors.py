@@ -32,7 +32,10 @@ def _field(loc: tuple) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ReelError)
     async def _reel(_: Request, exc: ReelError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if getattr(exc, "retry_after", None):  # TooManyRequests (limits)
+            response.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,7 +19,7 @@ from reel_host.services.catalog import local_generators
 from reel_host.settings import get_settings
 
 err = Console(stderr=True)
-projects_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
+projects_app = typer.Typer(help="Create and list projects; set their limits.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create API keys.", no_args_is_help=True)
 
 
@@ -94,3 +94,75 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] 
     Console().print(table)
     for failed in rt.registry.failed:
         err.print(f"[yellow]skipped plugin {failed.name} ({failed.dist} {failed.version}): {failed.error}[/yellow]")
+
+
+_SIZE_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+               "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+
+
+def _limit(text: str | None, name: str, sizes: bool = False) -> int | None | str:
+    """'none' clears a limit; sizes take k/M/G/T (decimal) or Ki/Mi/Gi/Ti (binary), with an optional B."""
+    if text is None:
+        return "keep"
+    value = text.strip().lower().removesuffix("b")
+    if value in ("none", "off", "unlimited", ""):
+        return None
+    number, unit = value, ""
+    if sizes:
+        for suffix in sorted(_SIZE_UNITS, key=len, reverse=True):
+            if suffix and value.endswith(suffix):
+                number, unit = value[: -len(suffix)], suffix
+                break
+    try:
+        return int(float(number) * _SIZE_UNITS[unit])
+    except ValueError:
+        raise typer.BadParameter(f"--{name.replace('_', '-')}: expected a number or 'none', got {text!r}") from None
+
+
+@projects_app.command("set-limits")
+def set_limits(
+    project: str,
+    submissions_per_minute: Annotated[str | None, typer.Option(help="submits a minute; 'none'")] = None,
+    max_queued: Annotated[str | None, typer.Option(help="queued tasks at once; 'none'")] = None,
+    max_running: Annotated[str | None, typer.Option(help="running tasks at once; 'none'")] = None,
+    storage_bytes: Annotated[str | None, typer.Option(help="stored output bytes, e.g. 50G; 'none'")] = None,
+    retention_days: Annotated[str | None, typer.Option(help="delete outputs older than this; 'none'")] = None,
+) -> None:
+    """Change PROJECT's limits (options not given keep their value); prints them as JSON."""
+    from reel_host.schemas.limits import ProjectLimitsUpdate
+    from reel_host.services import limits
+
+    given = {
+        "submissions_per_minute": _limit(submissions_per_minute, "submissions_per_minute"),
+        "max_queued": _limit(max_queued, "max_queued"),
+        "max_running": _limit(max_running, "max_running"),
+        "storage_bytes": _limit(storage_bytes, "storage_bytes", sizes=True),
+        "retention_days": _limit(retention_days, "retention_days"),
+    }
+    rt = runtime()
+    try:
+        with rt.sessions() as session:
+            current = limits.read_limits(session, project).model_dump(include=set(limits.LIMIT_FIELDS))
+            merged = {k: (current[k] if v == "keep" else v) for k, v in given.items()}
+            result = limits.set_limits(session, project, ProjectLimitsUpdate(**merged))
+    except ReelError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    except ValueError as exc:  # pydantic: a negative or zero limit
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    typer.echo(result.model_dump_json(indent=2))
+
+
+@projects_app.command("limits")
+def show_limits(project: str) -> None:
+    """Show PROJECT's limits and usage as JSON."""
+    from reel_host.services import limits
+
+    rt = runtime()
+    try:
+        with rt.sessions() as session:
+            typer.echo(limits.read_limits(session, project).model_dump_json(indent=2))
+    except ReelError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None

@@ -31,6 +31,7 @@ from reel_host.runtime import Runtime
 from reel_host.schemas.tasks import ErrorInfo, OutputPublic, TaskCreate, TaskPublic, TasksPublic
 from reel_host.services.catalog import WorkerView, all_generators, local_generators
 from reel_host.services.events import TaskEvents
+from reel_host.services.limits import enforce_submit_limits
 
 # -- submit ---------------------------------------------------------------------
 
@@ -79,6 +80,7 @@ def submit_task(
     check_submit(session, rt.settings, project, body)
     if rt.settings.refuse_without_worker and view.carriers(session, rt, body.generator) == 0:
         raise NoWorker(f"no live worker carries generator {body.generator!r}")
+    enforce_submit_limits(session, rt, project)  # per-project limits: 429 + Retry-After
     now = utcnow()
     task = Task(
         id=new_id("tsk"),

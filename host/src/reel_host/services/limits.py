@@ -1,0 +1,102 @@
+"""Per-project limits: read, set, and enforce at submit.
+
+Over a limit, submit answers 429 with ``Retry-After`` and a code naming the limit:
+``limit_submissions_per_minute`` (token bucket in the shared ``Throttle``, so it holds
+across API processes), ``limit_max_queued`` and ``limit_storage_bytes`` (counted in the
+records, the truth every API process shares). ``max_running`` is recorded here and
+enforced by dispatch from the records (tasks wait in the queue, they are not refused).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reel_host.errors import NotFound, TooManyRequests
+from reel_host.observability import logs
+from reel_host.records.models import Project, ProjectLimits, Task, TaskOutput, utcnow
+from reel_host.schemas.limits import ProjectLimitsPublic, ProjectLimitsUpdate
+from reel_host.throttle import Throttle
+
+if TYPE_CHECKING:
+    from reel_host.runtime import Runtime
+
+LIMIT_FIELDS = tuple(ProjectLimitsUpdate.model_fields)
+STORAGE_RETRY_AFTER_S = 3600  # storage frees up only when outputs are deleted (retention, gc)
+
+
+def usage(session: Session, project: str) -> dict[str, int]:
+    counts = dict(session.execute(
+        select(Task.status, func.count()).where(Task.project_id == project, Task.status.in_(("queued", "running")))
+        .group_by(Task.status)
+    ).all())
+    return {"queued": int(counts.get("queued", 0)), "running": int(counts.get("running", 0)),
+            "storage_bytes": stored_bytes(session, project)}
+
+
+def stored_bytes(session: Session, project: str) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(TaskOutput.bytes), 0)).join(Task, Task.id == TaskOutput.task_id)
+        .where(Task.project_id == project)
+    )
+    return int(total or 0)
+
+
+def read_limits(session: Session, project: str) -> ProjectLimitsPublic:
+    if session.get(Project, project) is None:
+        raise NotFound(f"project {project!r} does not exist", code="project_not_found")
+    row = session.get(ProjectLimits, project)
+    values = {f: getattr(row, f) for f in LIMIT_FIELDS} if row else {}
+    return ProjectLimitsPublic(project=project, updated_at=row.updated_at if row else None,
+                               usage=usage(session, project), **values)
+
+
+def set_limits(session: Session, project: str, body: ProjectLimitsUpdate) -> ProjectLimitsPublic:
+    """Replace the project's limits (null: unlimited)."""
+    if session.get(Project, project) is None:
+        raise NotFound(f"project {project!r} does not exist", code="project_not_found")
+    row = session.get(ProjectLimits, project) or ProjectLimits(project_id=project)
+    for name in LIMIT_FIELDS:
+        setattr(row, name, getattr(body, name))
+    row.updated_at = utcnow()
+    session.add(row)
+    session.commit()
+    return read_limits(session, project)
+
+
+def enforce_submit_limits(session: Session, rt: Runtime, project: str) -> None:
+    """Refuse a submit over the project's limits (429); also names the project in the log context.
+
+    Raises:
+        TooManyRequests: with the code of the limit that refused it and when to retry.
+    """
+    logs.bind(project=project)
+    limits = session.get(ProjectLimits, project)
+    if limits is None:
+        return
+    if limits.max_queued is not None:
+        queued = session.scalar(
+            select(func.count()).select_from(Task).where(Task.project_id == project, Task.status == "queued"))
+        if int(queued or 0) >= limits.max_queued:
+            raise TooManyRequests(
+                f"project {project!r} has {queued} queued tasks, its limit (max_queued) is {limits.max_queued}; "
+                "retry when some have started", rt.settings.limit_retry_after_s, code="limit_max_queued",
+                details=[{"limit": "max_queued", "value": limits.max_queued, "current": int(queued or 0)}])
+    if limits.storage_bytes is not None:
+        stored = stored_bytes(session, project)
+        if stored >= limits.storage_bytes:
+            raise TooManyRequests(
+                f"project {project!r} stores {stored} bytes of outputs, its limit (storage_bytes) is "
+                f"{limits.storage_bytes}; delete outputs or raise the limit", STORAGE_RETRY_AFTER_S,
+                code="limit_storage_bytes",
+                details=[{"limit": "storage_bytes", "value": limits.storage_bytes, "current": stored}])
+    if limits.submissions_per_minute:
+        per_min = limits.submissions_per_minute
+        wait = Throttle(rt).hit(f"submit:{project}", per_min / 60.0, per_min)
+        if wait is not None:
+            raise TooManyRequests(
+                f"project {project!r} is over its limit of {per_min} submissions per minute; "
+                f"retry in {wait:.1f} s", wait, code="limit_submissions_per_minute",
+                details=[{"limit": "submissions_per_minute", "value": per_min}])
