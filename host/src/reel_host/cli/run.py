@@ -126,6 +126,7 @@ def worker(
         raise typer.Exit(2) from None
     if preload if preload is not None else cfg.preload:
         os.environ["REEL_WORKER_PRELOAD"] = "1"
+    observe.process_logging(settings, loglevel or cfg.loglevel or "INFO")  # before plugins and GPUs log
     pins = plugins if plugins is not None else cfg.plugins
     pins = pins if pins is not None else settings.worker_plugins
     rt = Runtime(settings, plugin_pins=pins)

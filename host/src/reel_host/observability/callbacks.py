@@ -39,5 +39,5 @@ def settled(kind: str, event: str, outcome: str, status_code: int | None, attemp
     """Count the attempt's outcome and log it (inside the delivery's bound context)."""
     metrics.callback_settled(kind, outcome)
     log.info("callback %s %s: %s", kind, event, outcome,
-             extra={"kind": kind, "event": event, "outcome": outcome, "status_code": status_code,
+             extra={"kind": kind, "callback_event": event, "outcome": outcome, "status_code": status_code,
                     "delivery_attempt": attempt})

@@ -33,7 +33,13 @@ def _shared() -> list[Any]:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _drop_noise,
     ]
+
+
+def _drop_noise(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.pop("color_message", None)  # uvicorn's duplicate of the message with ANSI colours
+    return event
 
 
 def configure(fmt: str = "console", level: str | int = "INFO", stream: IO[str] | None = None) -> None:
@@ -65,10 +71,11 @@ def configure(fmt: str = "console", level: str | int = "INFO", stream: IO[str] |
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.set_name("reel")
+    logging.captureWarnings(True)  # warnings (Celery's root warning...) become log lines too
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "celery.task"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "celery.task", "py.warnings"):
         named = logging.getLogger(name)
         named.handlers = []
         named.propagate = True

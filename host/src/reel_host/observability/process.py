@@ -15,6 +15,13 @@ def api_started(settings: Settings) -> None:
     install_logging(settings.log_format, settings.log_level)
 
 
+def process_logging(settings: Settings, loglevel: str) -> None:
+    """Logs in the chosen format from the first line on (a worker calls it before loading plugins)."""
+    from reel_host.observability.celery import install_logging
+
+    install_logging(settings.log_format, loglevel)
+
+
 def worker_started(settings: Settings, plan: Any, metrics_port: int | None, loglevel: str) -> None:
     """``reel worker``: logs, each run's log context, and the ``--metrics-port`` endpoint with GPUs."""
     from reel_host.observability.celery import install_logging, install_task_context
