@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="level of the API's and the sender's logs")
     metrics_token: str | None = Field(
         default=None, description="bearer token Prometheus sends to GET /metrics; unset: loopback clients only")
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="reel worker's Prometheus port (--metrics-port and the pool file win)")
+    callbacks_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="reel callbacks' Prometheus port (--metrics-port wins)")
     metrics_addr: str = Field(
         default="0.0.0.0", description="address the --metrics-port endpoints of workers and senders listen on")
     limit_retry_after_s: int = Field(

@@ -28,10 +28,11 @@ def worker_started(settings: Settings, plan: Any, metrics_port: int | None, logl
 
     install_logging(settings.log_format, loglevel)
     install_task_context()
-    if metrics_port:
+    port = metrics_port or settings.worker_metrics_port
+    if port:
         from reel_host.observability import exporter
 
-        exporter.start(metrics_port, settings.metrics_addr, worker_id=plan.worker_id, gpu_indices=plan.gpu_indices)
+        exporter.start(port, settings.metrics_addr, worker_id=plan.worker_id, gpu_indices=plan.gpu_indices)
 
 
 def sender_started(settings: Settings, metrics_port: int | None, loglevel: str) -> None:
@@ -40,7 +41,8 @@ def sender_started(settings: Settings, metrics_port: int | None, loglevel: str) 
 
     install_logging(settings.log_format, loglevel)
     install_task_context()
-    if metrics_port:
+    port = metrics_port or settings.callbacks_metrics_port
+    if port:
         from reel_host.observability import exporter
 
-        exporter.start(metrics_port, settings.metrics_addr)
+        exporter.start(port, settings.metrics_addr)
