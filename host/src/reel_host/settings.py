@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         default=None, description="bearer token Prometheus sends to GET /metrics; unset: loopback clients only")
     worker_metrics_port: int | None = Field(
-        default=None, ge=1, le=65535, description="reel worker's Prometheus port (--metrics-port and the pool file win)")
+        default=None, ge=1, le=65535, description="reel worker's Prometheus port (--metrics-port, pool file win)")
     callbacks_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="reel callbacks' Prometheus port (--metrics-port wins)")
     metrics_addr: str = Field(
