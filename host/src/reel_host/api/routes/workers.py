@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep
-from reel_host.schemas.tasks import WorkerPublic, WorkersPublic
 from reel_host.records.models import Worker
+from reel_host.schemas.tasks import WorkerPublic, WorkersPublic
 from reel_host.services.catalog import live_cutoff
 
 router = APIRouter(prefix="/workers", tags=["workers"])
