@@ -40,6 +40,9 @@ FAST = {
     "REEL_RETRY_BACKOFF_S": "0.2",
     "REEL_RETRY_BACKOFF_MAX_S": "1",
     "REEL_EVENTS_POLL_S": "0.05",
+    "REEL_DISPATCH_POLL_S": "0.1",
+    "REEL_RECONCILE_S": "0.5",
+    "REEL_REDISPATCH_AFTER_S": "2",
 }
 
 

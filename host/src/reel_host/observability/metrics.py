@@ -26,7 +26,8 @@ DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 TASKS_SUBMITTED = Counter("reel_tasks_submitted_total", "Tasks submitted (first attempt recorded)", ["generator"])
-TASKS_RETRIED = Counter("reel_tasks_requeued_total", "Tasks queued again (retry by the client)", ["generator"])
+TASKS_RETRIED = Counter(
+    "reel_tasks_requeued_total", "Tasks queued again: client retry, automatic retry, lost worker", ["generator"])
 TASKS_STARTED = Counter("reel_tasks_started_total", "Task runs started on a worker", ["generator"])
 TASKS_FINISHED = Counter(
     "reel_tasks_finished_total", "Tasks that reached a final status", ["generator", "status"])
@@ -67,8 +68,9 @@ def task_event(task: Any, event: str) -> None:
     """Record a task's state change (called where every task event is emitted).
 
     ``task`` already shows its new state. ``queued`` with attempts 1 is a submit, a
-    later ``queued`` a client retry; ``started`` observes the queue wait; a final status
-    counts the task finished and, when it ran, observes the run time.
+    later ``queued`` a re-queue (client retry, automatic retry, lost worker);
+    ``started`` observes the queue wait; a final status counts the task finished
+    and, when it ran, observes the run time.
     """
     try:
         generator = str(task.generator)
