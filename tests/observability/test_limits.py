@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 from reel_host.settings import Settings
 from reel_host.throttle import Throttle
 
-from tests.observability.helpers import start_api
+from tests.observability.helpers import start_api, wait_until
 from tests.utils.stack import Stack, make_stack
 
 ADMIN = "admin-" + secrets.token_hex(8)
@@ -132,3 +133,27 @@ def test_throttle__embedded_bucket_refills_at_its_rate(tmp_path):
     assert [throttle.hit(key, 1.0, 2) for _ in range(2)] == [None, None]
     wait = throttle.hit(key, 1.0, 2)
     assert wait is not None and 0 < wait <= 1.0
+
+
+def test_limits__max_running_holds_tasks_in_the_queue_across_two_api_processes(stack):
+    project, key = stack.new_project()
+    put_limits(stack, project, max_running=1)
+    stack.start_worker("testplugin", pool="cap", args=["--concurrency", "2"])  # room for more than one
+    _, second = start_api(stack)
+    params = {"text": "held", "steps": 3, "step_s": 0.3}
+    tasks = [submit(base, key, "test.echo", **params).json() for base in (stack.url, second, second)]
+
+    def statuses() -> list[dict[str, Any]]:
+        with stack.client(key) as c:
+            return [c.get(f"/tasks/{t['id']}/status").json() for t in tasks]
+
+    now = wait_until(lambda: (s := statuses()) and any(t["status"] == "running" for t in s) and s)
+    running = [t for t in now if t["status"] == "running"]
+    waiting = [t for t in now if t["status"] == "queued"]
+    assert len(running) == 1 and len(waiting) == 2
+    assert all("max_running" in t["message"] for t in waiting), waiting
+    done = [stack.follow(t["id"], key=key) for t in tasks]
+    assert [t["status"] for t in done] == ["succeeded"] * 3
+    runs = sorted((datetime.fromisoformat(t["started_at"]), datetime.fromisoformat(t["finished_at"])) for t in done)
+    for (_, finished), (started, _) in zip(runs, runs[1:], strict=False):
+        assert started >= finished, runs  # one at a time: each started after the previous finished

@@ -32,6 +32,7 @@ from reel_host.queue.broker_scan import queued_messages
 from reel_host.queue.celery_app import RUN_TASK, celery_priority, queue_for
 from reel_host.records.db import rowcount
 from reel_host.records.models import Task
+from reel_host.services.limits import hold_for_running_cap, running_slot_free, under_running_cap
 
 if TYPE_CHECKING:
     from reel_host.runtime import Runtime
@@ -58,6 +59,8 @@ def send(rt: Runtime, task_id: str, attempt: int, generator: str, priority: int)
 
 def publish_after_commit(session: Session, rt: Runtime, task: Task) -> None:
     """Send the task's current attempt once ``session`` commits (nothing if it rolls back)."""
+    if hold_for_running_cap(session, task):  # project limits: the reconciler sends it under the cap
+        return
     pending: list[tuple[str, int, str, int]] | None = session.info.get("reel_dispatch")
     if pending is None:
         pending = session.info["reel_dispatch"] = []
@@ -106,9 +109,12 @@ def dispatch_due(rt: Runtime, limit: int = 500) -> int:
             select(Task.id, Task.attempts, Task.generator, Task.priority)
             .where(Task.status == TaskStatus.QUEUED, Task.dispatched_at.is_(None),
                    func.coalesce(Task.due_at, Task.queued_at) <= now_of(session))
+            .where(under_running_cap())  # project limits: max_running
             .order_by(Task.priority.desc(), Task.queued_at).limit(limit)
         ).all()
         for task_id, attempt, generator, priority in rows:
+            if not running_slot_free(session, task_id):  # project limits: sent ones count at once
+                continue
             taken = session.execute(
                 update(Task).where(Task.id == task_id, Task.attempts == attempt,
                                    Task.status == TaskStatus.QUEUED, Task.dispatched_at.is_(None))

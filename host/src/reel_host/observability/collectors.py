@@ -53,11 +53,14 @@ class RecordsCollector(Collector):
         yield from families
 
     def _families(self) -> Iterator[GaugeMetricFamily]:
+        from reel_host.lifecycle.fence import now_of
+        from reel_host.lifecycle.workers import is_live
         from reel_host.records.models import CallbackBreaker, CallbackDelivery, Task, Worker
-        from reel_host.services.catalog import live_cutoff
 
-        now = datetime.now(UTC)
         with self.rt.sessions() as session:
+            # the database's clock, as the lifecycle judges liveness by it
+            db_now = now_of(session)
+            now = _aware(db_now if isinstance(db_now, datetime) else session.scalar(select(db_now)))
             queued = session.execute(
                 select(Task.generator, func.count(), func.min(Task.queued_at))
                 .where(Task.status == "queued").group_by(Task.generator)
@@ -65,7 +68,7 @@ class RecordsCollector(Collector):
             running = session.execute(
                 select(Task.generator, func.count()).where(Task.status == "running").group_by(Task.generator)
             ).all()
-            workers = list(session.scalars(select(Worker)))
+            workers = session.execute(select(Worker, is_live(session, self.rt).label("live"))).all()
             backlog = session.execute(
                 select(CallbackDelivery.kind, func.count(), func.min(CallbackDelivery.created_at))
                 .where(CallbackDelivery.status == "pending").group_by(CallbackDelivery.kind)
@@ -78,7 +81,6 @@ class RecordsCollector(Collector):
             breakers = session.scalar(
                 select(func.count()).select_from(CallbackBreaker).where(CallbackBreaker.open_until > now)
             )
-        cutoff = live_cutoff(self.rt)
 
         depth = GaugeMetricFamily("reel_queue_depth", "Tasks queued (not yet started) per queue", labels=["queue"])
         oldest = GaugeMetricFamily(
@@ -97,14 +99,15 @@ class RecordsCollector(Collector):
 
         carried: set[str] = set()
         by_state: dict[tuple[str, str], int] = defaultdict(int)
-        for w in workers:
-            live = _aware(w.last_heartbeat) >= cutoff
-            if w.status in ("online", "starting") and not live:
+        for w, live in workers:
+            if w.status == "stopped":
+                state = "stopped"
+            elif not live and w.status != "starting":
                 state = "lost"
-            elif w.status == "online":
-                state = "busy" if w.current_task_id else "idle"
+            elif w.status == "starting":
+                state = "starting"
             else:
-                state = w.status if w.status in WORKER_STATES else "stopped"
+                state = "busy" if w.current_task_id else "idle"
             if state in ("idle", "busy"):
                 carried.update(g["name"] if isinstance(g, dict) else str(g) for g in w.generators or [])
             for s in WORKER_STATES:  # every state of a known pool, so "no idle worker" reads 0

@@ -3,16 +3,19 @@
 Over a limit, submit answers 429 with ``Retry-After`` and a code naming the limit:
 ``limit_submissions_per_minute`` (token bucket in the shared ``Throttle``, so it holds
 across API processes), ``limit_max_queued`` and ``limit_storage_bytes`` (counted in the
-records, the truth every API process shares). ``max_running`` is recorded here and
-enforced by dispatch from the records (tasks wait in the queue, they are not refused).
+records, the truth every API process shares). ``max_running`` does not refuse: a project
+with a running cap has its tasks sent to the broker only by the dispatch reconciler (one
+process at a time, under its advisory lock), and only while fewer than the cap of its
+tasks run or are on their way to a worker; the others wait in the queue and their
+``message`` says why.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from reel_host.errors import NotFound, TooManyRequests
 from reel_host.observability import logs
@@ -100,3 +103,55 @@ def enforce_submit_limits(session: Session, rt: Runtime, project: str) -> None:
                 f"project {project!r} is over its limit of {per_min} submissions per minute; "
                 f"retry in {wait:.1f} s", wait, code="limit_submissions_per_minute",
                 details=[{"limit": "submissions_per_minute", "value": per_min}])
+
+
+# -- max_running: held in the queue, dispatched by the reconciler under the cap ---------------
+
+
+def _in_flight(project: Any) -> Any:
+    """SQL count of a project's tasks running or handed to the broker (about to run)."""
+    t = aliased(Task)
+    return (
+        select(func.count()).select_from(t)
+        .where(t.project_id == project,
+               or_(t.status == "running", and_(t.status == "queued", t.dispatched_at.is_not(None))))
+        .scalar_subquery()
+    )
+
+
+def under_running_cap() -> Any:
+    """SQL condition on ``Task``: its project has no running cap, or room under it."""
+    return ~exists().where(
+        ProjectLimits.project_id == Task.project_id, ProjectLimits.max_running.is_not(None),
+        ProjectLimits.max_running <= _in_flight(ProjectLimits.project_id),
+    )
+
+
+def hold_for_running_cap(session: Session, task: Task) -> bool:
+    """A project with a running cap is dispatched only by the reconciler (one at a time, under
+    its lock), so the cap holds across API processes: leave the task unsent and say so."""
+    cap = session.scalar(select(ProjectLimits.max_running).where(ProjectLimits.project_id == task.project_id))
+    if cap is None:
+        return False
+    session.execute(update(Task).where(Task.id == task.id, Task.attempts == task.attempts)
+                    .values(dispatched_at=None), execution_options={"synchronize_session": False})
+    return True
+
+
+def running_slot_free(session: Session, task_id: str) -> bool:
+    """Does the task's project have room under its running cap now (no cap: always)?"""
+    row = session.execute(
+        select(ProjectLimits.max_running, _in_flight(ProjectLimits.project_id))
+        .join(Task, Task.project_id == ProjectLimits.project_id).where(Task.id == task_id)
+    ).first()
+    return row is None or row[0] is None or row[1] < row[0]
+
+
+def held_message(session: Session, task: Task) -> str | None:
+    """Why a queued task waits, when it is its project's running cap (for the task's ``message``)."""
+    if task.status != "queued" or task.dispatched_at is not None:
+        return None
+    cap = session.scalar(select(ProjectLimits.max_running).where(ProjectLimits.project_id == task.project_id))
+    if cap is None or session.scalar(select(_in_flight(task.project_id))) < cap:
+        return None
+    return f"held: project {task.project_id!r} runs {cap} tasks at once (its max_running limit)"

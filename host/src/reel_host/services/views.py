@@ -10,6 +10,7 @@ from reel_host.records.models import Task
 from reel_host.runtime import Runtime
 from reel_host.schemas.tasks import ErrorInfo, OutputPublic, TaskPublic
 from reel_host.services.catalog import WorkerView
+from reel_host.services.limits import held_message
 
 
 def queue_position(session: Session, task: Task) -> int | None:
@@ -46,6 +47,7 @@ def to_public(session: Session, rt: Runtime, view: WorkerView, task: Task) -> Ta
     message = task.message
     if waiting:
         message = f"waiting for a worker: no live worker carries generator {task.generator!r}"
+    message = held_message(session, task) or message  # project limits: held by max_running
     return TaskPublic(
         id=task.id,
         project=task.project_id,
