@@ -1,22 +1,16 @@
-"""Operator commands that work on the records directly: migrate, projects, keys, plugins."""
+"""Operator commands that work on the records directly: migrate, projects (and their limits), keys."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
 
 from reel_host.errors import ReelError
-from reel_host.plugins import PluginError
-from reel_host.records.models import Project
-from reel_host.runtime import Runtime
-from reel_host.services import auth
-from reel_host.services.catalog import local_generators
-from reel_host.settings import get_settings
+
+if TYPE_CHECKING:
+    from reel_host.runtime import Runtime
 
 err = Console(stderr=True)
 projects_app = typer.Typer(help="Create and list projects; set their limits.", no_args_is_help=True)
@@ -24,6 +18,10 @@ keys_app = typer.Typer(help="Create API keys.", no_args_is_help=True)
 
 
 def runtime(migrate: bool = True) -> Runtime:
+    """The host, imported here so that listing these commands stays quick."""
+    from reel_host.runtime import Runtime
+    from reel_host.settings import get_settings
+
     rt = Runtime(get_settings())
     if migrate:
         rt.migrate()
@@ -39,6 +37,8 @@ def migrate() -> None:
 @projects_app.command("create")
 def create_project(name: str) -> None:
     """Create project NAME."""
+    from reel_host.services import auth
+
     rt = runtime()
     try:
         with rt.sessions() as session:
@@ -53,6 +53,10 @@ def create_project(name: str) -> None:
 @projects_app.command("list")
 def list_projects() -> None:
     """List projects."""
+    from sqlalchemy import select
+
+    from reel_host.records.models import Project
+
     rt = runtime()
     with rt.sessions() as session:
         for project in session.scalars(select(Project).order_by(Project.id)):
@@ -65,6 +69,8 @@ def create_key(
     name: Annotated[str | None, typer.Option(help="a label for the key")] = None,
 ) -> None:
     """Create an API key; prints the key alone on stdout (it is not shown again)."""
+    from reel_host.services import auth
+
     rt = runtime()
     try:
         with rt.sessions() as session:
@@ -74,26 +80,6 @@ def create_key(
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
     typer.echo(key)
-
-
-def plugins(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
-    """List installed plugins and their generators."""
-    rt = Runtime(get_settings())
-    try:
-        infos = local_generators(rt)
-    except PluginError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    if as_json:
-        typer.echo(json.dumps({"generators": [i.to_dict() for i in infos.values()],
-                               "failed": [p.to_dict() for p in rt.registry.failed]}, indent=2))
-        return
-    table = Table("generator", "kind", "plugin", "distribution", "version")
-    for info in infos.values():
-        table.add_row(info.name, info.kind, info.plugin or "", info.distribution or "", info.version or "")
-    Console().print(table)
-    for failed in rt.registry.failed:
-        err.print(f"[yellow]skipped plugin {failed.name} ({failed.dist} {failed.version}): {failed.error}[/yellow]")
 
 
 _SIZE_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
