@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         default=None, ge=1, le=65535, description="reel callbacks' Prometheus port (--metrics-port wins)")
     metrics_addr: str = Field(
         default="0.0.0.0", description="address the --metrics-port endpoints of workers and senders listen on")
+    retention_days: int | None = Field(
+        default=None, ge=1, description="delete finished tasks (records and files) after this; a project's own wins")
+    retention_sweep_s: float = Field(default=3600.0, ge=0, description="how often API processes apply retention")
     limit_retry_after_s: int = Field(
         default=10, ge=1, description="Retry-After of a refusal by the max-queued limit")
 

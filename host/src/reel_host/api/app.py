@@ -31,6 +31,7 @@ from reel_host.observability.celery import install_publish_headers
 from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
+from reel_host.services.retention import RetentionSweeper
 from reel_host.settings import Settings, get_settings
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -43,9 +44,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
     # dispatches due tasks, re-sends lost messages and reaps lost workers, even with no worker alive
     reconciler = Reconciler(rt).start() if rt.settings.api_reconciler else None
+    retention = RetentionSweeper(rt).start()  # deletes finished tasks past their retention
     try:
         yield
     finally:
+        retention.stop()
         if reconciler is not None:
             reconciler.stop()
 

@@ -152,3 +152,23 @@ def show_limits(project: str) -> None:
     except ReelError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
+
+
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be deleted")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Delete finished tasks (records and stored files) past their project's retention days."""
+    import json
+
+    from reel_host.services.retention import collect
+
+    done = collect(runtime(), dry_run=dry_run)
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "tasks": done.tasks, "bytes": done.bytes, "failed": done.failed}))
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(f"{verb} {len(done.tasks)} tasks, {done.bytes} bytes of outputs")
+    if done.failed:
+        err.print(f"[yellow]{len(done.failed)} tasks could not be deleted (see the log); they are tried again[/yellow]")
+        raise typer.Exit(1)
