@@ -105,3 +105,39 @@ def test_doctor__production_settings_refused_stop_the_checks(env):
     code, checks = doctor({**env, "REEL_ENV": "production", "REEL_ADMIN_KEY": secrets.token_hex(8)})
     assert code == 1 and list(checks) == ["settings"]
     assert "REEL_SECRET_KEY" in checks["settings"]["detail"]
+
+
+def fake_cached(hub: Path, model: str, size: int) -> Path:
+    repo = hub / ("models--" + model.replace("/", "--"))
+    (repo / "snapshots" / "0123abc").mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    (repo / "blobs" / "weights").write_bytes(b"\0" * size)
+    return repo
+
+
+def test_models__list_shows_each_generators_models_and_what_is_cached(env, tmp_path):
+    fake_cached(tmp_path / "hub", "suno/bark-small", 2048)
+    done = run_reel(["models", "list", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    rows = {(r["generator"], r["model"]): r for r in json.loads(done.stdout)["models"]}
+    bark = rows[("audio.bark", "suno/bark-small")]
+    assert bark["default"] and bark["cached"] and bark["bytes"] == 2048
+    assert not rows[("audio.bark", "suno/bark")]["cached"]
+    assert any(g == "image.diffusers" and r["default"] for (g, _), r in rows.items())
+
+
+def test_models__pull_without_the_hub_is_transient_and_names_the_cause(env):
+    closed = f"http://127.0.0.1:{free_port()}"
+    done = run_reel(["models", "pull", "suno/bark-small"], {**env, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": closed})
+    assert done.returncode == 75, done.stderr
+    assert "transient" in done.stderr and "127.0.0.1" in done.stderr
+    offline = run_reel(["models", "pull", "suno/bark-small"], {**env, "HF_HUB_OFFLINE": "1"})
+    assert offline.returncode == 75 and "HF_HUB_OFFLINE" in offline.stderr
+
+
+def test_models__rm_deletes_a_cached_model(env, tmp_path):
+    repo = fake_cached(tmp_path / "hub", "suno/bark-small", 100)
+    done = run_reel(["models", "rm", "suno/bark-small", "--yes"], env)
+    assert done.returncode == 0, done.stderr
+    assert not repo.exists()
+    assert run_reel(["models", "rm", "suno/bark-small", "--yes"], env).returncode == 1

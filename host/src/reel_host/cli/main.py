@@ -23,6 +23,7 @@ class ReelCommands(LazyGroup):
         "submit": Lazy("reel_host.cli.submit:submit", "Submit a task over the REST API; --wait follows it."),
         "doctor": Lazy("reel_host.cli.doctor:doctor",
                        "Check database, broker, storage, plugins, GPUs, settings and models."),
+        "models": Lazy("reel_host.cli.models:models_app", "Models of the installed generators: list, pull, rm."),
         "gc": Lazy("reel_host.cli.admin:gc", "Delete finished tasks past their project's retention days."),
         "projects": Lazy("reel_host.cli.admin:projects_app", "Create and list projects; set their limits."),
         "keys": Lazy("reel_host.cli.admin:keys_app", "Create API keys."),
