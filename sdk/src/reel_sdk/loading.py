@@ -62,10 +62,38 @@ def load_errors_translated(model: str, field: str = "model") -> Iterator[None]:
         ):
             raise _invalid(f"{field} {model!r} cannot be loaded: {text}", field, model) from exc
         if isinstance(exc, ValueError) or any(m in str(exc) for m in _NOT_A_MODEL):
+            # offline, diffusers and transformers say "does not appear to have a file named ...":
+            # not the request's fault when the model is not cached and the Hub cannot be asked
+            cause = None if is_local_model(model) else hub_unreachable(model)
+            if cause is not None:
+                raise TransientError(f"{field} {model!r} is not cached here and {cause}") from exc
             raise _invalid(f"{field} {model!r} is not a usable model here: {text}", field, model) from exc
         if isinstance(exc, (OSError, ConnectionError)):
             raise TransientError(f"could not load {field} {model!r}: {text}") from exc
         raise
+
+
+def hub_unreachable(model: str, timeout_s: float = 5.0) -> str | None:
+    """Why the Hub cannot say whether ``model`` exists (offline mode, no network), or None.
+
+    Asks the Hub for the repository once: an answer (found or not) means the error was
+    about the model; no answer is a transient failure, named.
+    """
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    if constants.HF_HUB_OFFLINE:
+        return "the Hub is not asked (HF_HUB_OFFLINE=1); pull it ahead with `reel models pull`"
+    try:
+        HfApi().model_info(model, timeout=timeout_s)
+    except (RepositoryNotFoundError, GatedRepoError):
+        return None
+    except HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return None if status is not None and status < 500 else f"the Hub answered {status or 'an error'}"
+    except Exception as exc:  # DNS, refused, timeout: the Hub is unreachable from this worker
+        return f"the Hub ({constants.ENDPOINT}) is unreachable: {type(exc).__name__}: {str(exc)[:200]}"
+    return None
 
 
 def _invalid(message: str, field: str, value: str) -> InvalidInput:
