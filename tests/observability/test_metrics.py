@@ -159,3 +159,19 @@ def test_metrics__a_second_api_process_reports_its_own_counters_and_the_same_sta
     finally:
         with stack.client() as c:
             c.delete(f"/tasks/{blocked['id']}/cancel")
+
+
+def test_metrics__an_api_in_multiprocess_mode_sums_its_process_files(env, tmp_path):
+    stack: Stack = env["stack"]
+    directory = tmp_path / "prom"
+    directory.mkdir()
+    _, url = start_api(stack, {"PROMETHEUS_MULTIPROC_DIR": str(directory)})
+    with httpx.Client(base_url=url + "/api/v1", headers={"Authorization": f"Bearer {stack.key}"}) as c:
+        r = c.post("/tasks/submit", json={"generator": "test.echo", "params": {"text": "multiproc"}})
+    assert r.status_code == 202
+    assert stack.follow(r.json()["id"])["status"] == "succeeded"
+    samples = scrape(url + "/metrics")
+    assert value(samples, "reel_tasks_submitted_total", generator="test.echo") == 1
+    assert value(samples, "reel_http_requests_total", route="/api/v1/tasks/submit", method="POST", status="202") == 1
+    assert value(samples, "reel_records_up") == 1  # the records' gauges beside the files' counters
+    assert any(directory.glob("counter_*.db"))
