@@ -139,7 +139,8 @@ def check_models(settings: Settings, pins: str | None) -> Check:
     from reel_host.plugins import load_plugins
 
     registry = load_plugins(pins, only=settings.load_plugins, block=settings.block_plugins)
-    cached, missing = [], []
+    cached: list[str] = []
+    missing: list[str] = []
     for name, gen in sorted(registry.generators.items()):
         try:
             default = gen.model_key(gen.Params.model_construct())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -129,7 +129,7 @@ def set_limits(
     try:
         with rt.sessions() as session:
             current = limits.read_limits(session, project).model_dump(include=set(limits.LIMIT_FIELDS))
-            merged = {k: (current[k] if v == "keep" else v) for k, v in given.items()}
+            merged: dict[str, Any] = {k: (current[k] if v == "keep" else v) for k, v in given.items()}
             result = limits.set_limits(session, project, ProjectLimitsUpdate(**merged))
     except ReelError as exc:
         err.print(f"[red]error:[/red] {exc.message}")

@@ -13,9 +13,13 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+
+try:  # Typer >= 0.2x carries its own click; commands must be of the kind its groups hold
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older Typer, on the click package
+    import click  # type: ignore[no-redef]
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Lazy:
         return typer.main.get_command(single)
 
 
-class LazyCommand(click.Command):
+class LazyCommand(TyperCommand):
     """Stands in for a command in the help listing; becomes the real one when used."""
 
     def __init__(self, name: str, lazy: Lazy) -> None:

@@ -60,7 +60,8 @@ class RecordsCollector(Collector):
         with self.rt.sessions() as session:
             # the database's clock, as the lifecycle judges liveness by it
             db_now = now_of(session)
-            now = _aware(db_now if isinstance(db_now, datetime) else session.scalar(select(db_now)))
+            read = db_now if isinstance(db_now, datetime) else session.scalar(select(db_now))
+            now = _aware(read or datetime.now(UTC))
             queued = session.execute(
                 select(Task.generator, func.count(), func.min(Task.queued_at))
                 .where(Task.status == "queued").group_by(Task.generator)

@@ -23,7 +23,12 @@ def start(port: int, addr: str = "0.0.0.0", *, worker_id: str | None = None,
     """Switch the group to multiprocess mode and serve its metrics on ``addr:port``; return the directory."""
     path = multiproc.enable()
     owner = os.getpid()
-    atexit.register(lambda: os.getpid() == owner and multiproc.remove(path))
+
+    def _cleanup() -> None:  # the group's main process only: forked children inherit atexit
+        if os.getpid() == owner:
+            multiproc.remove(path)
+
+    atexit.register(_cleanup)
     from prometheus_client import CollectorRegistry, start_http_server
 
     registry = CollectorRegistry(auto_describe=False)

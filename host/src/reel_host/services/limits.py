@@ -152,6 +152,6 @@ def held_message(session: Session, task: Task) -> str | None:
     if task.status != "queued" or task.dispatched_at is not None:
         return None
     cap = session.scalar(select(ProjectLimits.max_running).where(ProjectLimits.project_id == task.project_id))
-    if cap is None or session.scalar(select(_in_flight(task.project_id))) < cap:
+    if cap is None or int(session.scalar(select(_in_flight(task.project_id))) or 0) < cap:
         return None
     return f"held: project {task.project_id!r} runs {cap} tasks at once (its max_running limit)"
