@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     signed_url_ttl_s: int = 3600
     sse_token_ttl_s: int = 600
     idempotency_ttl_s: int = 24 * 3600
-    events_poll_s: float = Field(default=0.2, description="how often SSE streams look for changes")
+    events_poll_s: float = Field(
+        default=5.0, description="an SSE stream looks again this often even without a push (a lost notification)")
+    max_batch: int = Field(default=500, ge=1, le=1000, description="most tasks one submit_batch request may hold")
+    max_wait_s: float = Field(default=60.0, ge=0, description="longest `Prefer: wait=N` honoured on submit and status")
 
     transient_retries: int = Field(default=3, description="automatic retries of a transient failure")
     retry_backoff_s: float = 10.0

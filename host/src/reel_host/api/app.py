@@ -16,6 +16,7 @@ from reel_host.api.limits import BodyLimitMiddleware
 from reel_host.api.overload import OverloadGuard
 from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
 from reel_host.lifecycle.dispatch import Reconciler
+from reel_host.lifecycle.push import TaskHub
 from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
@@ -36,6 +37,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if reconciler is not None:
             reconciler.stop()
+        app.state.task_hub.stop()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     app.state.worker_view = WorkerView()
     app.state.key_cache = KeyCache()
+    app.state.task_hub = TaskHub(rt)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
     for module in (health, plugins, tasks, projects, workers, files):
