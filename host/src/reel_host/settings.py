@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     block_plugins: str | None = Field(default=None, description="comma-separated plugin names never loaded")
     trace_plugins: bool = Field(default=False, description="log every hook call")
 
+    # -- `reel up`, the embedded mode's supervisor; see docs/operations.md
+    up_stop_grace_s: float = Field(
+        default=30.0, description="how long `reel up` lets its processes stop before it kills them")
+    up_restart_backoff_s: float = Field(default=1.0, description="first wait before `reel up` restarts a dead process")
+    up_restart_backoff_max_s: float = Field(
+        default=60.0, description="longest wait between restarts of a process that keeps dying")
+
     # -- S3-compatible storage (REEL_STORAGE_URL=s3://bucket/prefix); see docs/storage.md
     storage_endpoint_url: str | None = Field(default=None, description="S3 endpoint (R2, MinIO); default AWS")
     storage_region: str | None = Field(default=None, description="bucket region ('auto' for R2)")
