@@ -23,6 +23,7 @@ Registered as the kombu transport ``reelfs``; ``make_celery`` uses it in embedde
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -58,10 +59,8 @@ class Channel(filesystem.Channel):
                 f.write(str_to_bytes(dumps(payload)))
             os.rename(temp, os.path.join(folder, final))
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
-            except OSError:
-                pass
             raise ChannelError(f"Cannot add message {final!r} to {folder!r}") from exc
 
     def _get(self, queue: str) -> Any:

@@ -3,9 +3,9 @@
 The records' reconciler compares what the records say is queued with what the broker
 holds; the metrics report queue depth. Both go through :func:`queue_size`, which asks the
 transport's own count (``Channel._size``, what a passive ``queue_declare`` reports), so it
-counts the same way the transport delivers: on Redis the ten priority sub-queues (``reel.gen.x``, ``reel.gen.x:1`` … ``:9``)
-under the global key prefix, on the embedded transport the finished message files (never
-one still being written).
+counts the same way the transport delivers: on Redis the ten priority sub-queues
+(``reel.gen.x``, ``reel.gen.x:1`` … ``:9``) under the global key prefix, on the embedded
+transport the finished message files (never one still being written).
 """
 
 from __future__ import annotations
