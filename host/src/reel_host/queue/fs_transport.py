@@ -50,7 +50,7 @@ def is_message_of(filename: str, queue: str) -> bool:
 class Channel(filesystem.Channel):
     """Filesystem channel whose publish is write-then-rename and whose take is one rename."""
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         folder = self.data_folder_out
         final = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
@@ -63,7 +63,7 @@ class Channel(filesystem.Channel):
                 os.unlink(temp)
             raise ChannelError(f"Cannot add message {final!r} to {folder!r}") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
         folder, processed = self.data_folder_in, self.processed_folder
         for filename in sorted(os.listdir(folder)):
             if not is_message_of(filename, queue):
