@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ByteSize, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,7 +50,11 @@ class Settings(BaseSettings):
         default=None, description="broker visibility timeout; default: longer than the longest time limit known here")
     refuse_without_worker: bool = Field(default=False, description="refuse submits no live worker can take")
 
-    model_cache_size: int = Field(default=2, description="loaded models a worker process keeps (LRU)")
+    model_cache_size: int = Field(
+        default=2, ge=0, description="loaded models a worker process keeps per device (LRU); 0: no count bound")
+    model_cache_bytes: ByteSize | None = Field(
+        default=None, description="memory budget of a process's model cache per device, e.g. '12GiB'; "
+        "default 80% of its GPU's memory (none on the CPU)")
     worker_plugins: str | None = Field(default=None, description="pins like 'image==0.3.*,audio'; default all")
     worker_pool: str = Field(default="default", description="the pool name a worker advertises")
     worker_concurrency: int = 1

@@ -119,6 +119,11 @@ def worker(
     preload: Annotated[
         bool | None, typer.Option("--preload/--no-preload", help="load default models first")
     ] = None,
+    cpu_fallback: Annotated[
+        bool | None,
+        typer.Option("--cpu-fallback/--no-cpu-fallback",
+                     help="run generators too big for these GPUs on the CPU instead of not taking them"),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what it would take, take nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: print JSON")] = False,
     loglevel: Annotated[str | None, typer.Option(help="Celery log level")] = None,
@@ -139,13 +144,12 @@ def worker(
     except (PoolConfigError, ValidationError) as exc:
         typer.echo(f"reel worker: {exc}", err=True)
         raise typer.Exit(2) from None
-    if preload if preload is not None else cfg.preload:
-        os.environ["REEL_WORKER_PRELOAD"] = "1"
     pins = plugins if plugins is not None else cfg.plugins
     pins = pins if pins is not None else settings.worker_plugins
     rt = Runtime(settings, plugin_pins=pins)
     try:
-        plan = plan_worker(rt, gpu_indices, exclude=set(cfg.exclude))
+        plan = plan_worker(rt, gpu_indices, exclude=set(cfg.exclude),
+                           cpu_fallback=cpu_fallback if cpu_fallback is not None else cfg.cpu_fallback)
     except PluginError as exc:
         typer.echo(f"reel worker: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -155,10 +159,12 @@ def worker(
     if dry_run:
         if as_json:
             typer.echo(json.dumps({**plan.advert(), "device": plan.device, "worker": plan.worker_id,
-                                   "visibility_timeout_s": plan.visibility_timeout_s}, indent=2))
+                                   "visibility_timeout_s": plan.visibility_timeout_s,
+                                   "cpu_fallback": plan.cpu_fallback}, indent=2))
         else:
             typer.echo(plan.summary())
         return
     rt.migrate()
     run_worker(rt, plan, concurrency=concurrency or cfg.concurrency or settings.worker_concurrency,
-               loglevel=loglevel or cfg.loglevel or "INFO")
+               loglevel=loglevel or cfg.loglevel or "INFO",
+               preload=bool(preload if preload is not None else cfg.preload))
