@@ -10,11 +10,10 @@ from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware
 from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
+from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
 from reel_host.settings import Settings, get_settings
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

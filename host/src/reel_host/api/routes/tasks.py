@@ -22,6 +22,7 @@ from reel_host.schemas.tasks import (
     TaskPublic,
 )
 from reel_host.errors import NotFound, Unauthorized
+from reel_host.paths import API_PREFIX
 from reel_host.records.models import FINISHED, TaskAttempt, TaskLog
 from reel_host.services import tasks as service
 
@@ -87,7 +88,7 @@ def create_events_token(task_id: str, rt: RuntimeDep, session: SessionDep, proje
     """A short-lived token for ``/events?token=`` (browsers' EventSource cannot send headers)."""
     task = service.get_task(session, project, task_id)
     token, expires = rt.signer.sign_events(task.id, project, rt.settings.sse_token_ttl_s)
-    url = f"{rt.settings.public_url.rstrip('/')}/api/v1/tasks/{task.id}/events?token={token}"
+    url = f"{rt.settings.public_url.rstrip('/')}{API_PREFIX}/tasks/{task.id}/events?token={token}"
     return EventsToken(token=token, url=url, expires_at=expires)
 
 
