@@ -27,7 +27,9 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.resolved_database_url)
+        s = self.settings
+        return make_engine(s.resolved_database_url, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow,
+                           pool_timeout_s=s.db_pool_timeout_s)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -54,11 +56,6 @@ class Runtime:
                 self.plugin_pins, only=s.load_plugins, block=s.block_plugins, trace=s.trace_plugins
             )
         return self._registry
-
-    def __post_init__(self) -> None:
-        from reel_host.callbacks import install
-
-        install()  # the callback outbox hears every task event this process records
 
     def migrate(self) -> None:
         migrate(self.engine)

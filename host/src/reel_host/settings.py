@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     admin_key: str | None = Field(default=None, description="bearer credential of admin endpoints")
 
     max_body_bytes: int = 1024 * 1024
+    api_max_concurrency: int = Field(
+        default=64, ge=1, description="requests in flight per API process; more are answered 503 + Retry-After")
+    api_threads: int = Field(default=40, ge=1, description="worker threads of one API process")
+    db_pool_size: int = Field(default=10, ge=1, description="database connections a process keeps open")
+    db_max_overflow: int = Field(default=20, ge=0, description="extra connections a process may open under load")
+    db_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="wait for a free connection before answering 503 (API) or retrying")
     signed_url_ttl_s: int = 3600
     sse_token_ttl_s: int = 600
     idempotency_ttl_s: int = 24 * 3600
@@ -39,6 +46,15 @@ class Settings(BaseSettings):
     retry_backoff_s: float = 10.0
     retry_backoff_max_s: float = 600.0
     worker_lost_max: int = Field(default=3, description="re-runs of a task whose worker died, before it fails")
+    api_reconciler: bool = Field(default=True, description="API processes run the reconciler too")
+    dispatch_poll_s: float = Field(default=1.0, gt=0, description="how often the reconciler sends due tasks")
+    reconcile_s: float = Field(
+        default=5.0, gt=0, description="how often lost workers and messages lost by the broker are looked for")
+    redispatch_after_s: float = Field(
+        default=30.0, ge=0, description="a queued task's message missing from the broker this long is sent again")
+    record_retry_s: float = Field(
+        default=300.0, ge=0,
+        description="how long a worker retries recording a run's outcome while the database is away")
     heartbeat_s: float = 10.0
     worker_lost_after_s: float = 30.0
     cancel_grace_s: float = Field(

@@ -20,7 +20,7 @@ from celery.signals import worker_process_init
 
 from reel_host.queue.celery_app import RUN_TASK, time_limit_for
 from reel_host.runtime import Runtime
-from reel_host.worker.execute import TaskRunner
+from reel_host.worker.execute import TaskRunner, run_message
 from reel_host.worker.gpus import GpuInfo, child_device
 from reel_host.worker.model_cache import ModelCache
 from reel_host.worker.requests import make_request_class
@@ -113,7 +113,7 @@ def bind_worker_tasks(
         Request=make_request_class(rt, worker_id, soft_limit_resolver(rt)),
     )
     def run(self, task_id: str, attempt: int, generator: str | None = None) -> str:  # type: ignore[no-untyped-def]
-        return runners.for_generator(generator).run(task_id, int(attempt))
+        return run_message(runners.for_generator(generator), task_id, int(attempt))
 
     @worker_process_init.connect(weak=False)
     def _child_start(**_kwargs) -> None:  # type: ignore[no-untyped-def]
