@@ -1,18 +1,16 @@
 """The embedded transport under concurrent writers, and queue sizes on both brokers.
 
 The stress test publishes from several processes at once through kombu's public API
-while a reader consumes: every message must arrive whole (its checksum matches), once,
-and none may be lost.
+while two reader processes consume: every message must arrive whole (its checksum
+matches), once (to one reader), and none may be lost.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import multiprocessing
 import os
 import secrets
-from pathlib import Path
-from typing import Any
 
 import pytest
 from kombu import Connection
@@ -21,63 +19,33 @@ from reel_host.queue.celery_app import RUN_TASK, celery_priority, make_celery, q
 from reel_host.queue.inspect import queue_size
 from reel_host.settings import Settings
 
+from tests.utils.fs_stress import PER_WRITER, READERS, WRITERS, read_messages, transport_options, write_messages
 from tests.utils.stack import REDIS_URL, clear_redis_prefix
 
-WRITERS = 4
-PER_WRITER = 50
-BODY_BYTES = 128 * 1024  # large enough that a write takes several system calls
 
-
-def transport_options(folder: Path) -> dict[str, Any]:
-    for sub in ("queue", "control", "processed"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-            "control_folder": str(folder / "control"), "processed_folder": str(folder / "processed"),
-            "polling_interval": 0.01}
-
-
-def body(writer: int, seq: int) -> dict[str, Any]:
-    blob = hashlib.sha256(f"{writer}/{seq}".encode()).hexdigest() * (BODY_BYTES // 64)
-    return {"writer": writer, "seq": seq, "blob": blob, "sha": hashlib.sha256(blob.encode()).hexdigest()}
-
-
-def write_messages(folder: str, writer: int, start: Any) -> None:
-    start.wait()
-    with Connection(f"{fs_transport.TRANSPORT_NAME}://", transport_options=transport_options(Path(folder))) as conn:
-        queue = conn.SimpleQueue("stress")
-        for seq in range(PER_WRITER):
-            queue.put(body(writer, seq), serializer="json")
-        queue.close()
-
-
-def test_embedded_transport__concurrent_writers_never_hand_out_half_a_message_nor_lose_one(tmp_path):
+def test_embedded_transport__concurrent_writers_and_readers__every_message_whole_and_once(tmp_path):
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
+    start, writers_done = ctx.Event(), ctx.Event()
+    transport_options(tmp_path)  # the folders, before anyone lists them
     writers = [ctx.Process(target=write_messages, args=(str(tmp_path), w, start)) for w in range(WRITERS)]
-    for p in writers:
+    readers = [ctx.Process(target=read_messages, args=(str(tmp_path), r, start, writers_done)) for r in range(READERS)]
+    for p in [*writers, *readers]:
         p.start()
-    seen: set[tuple[int, int]] = set()
-    torn: list[str] = []
-    with Connection(f"{fs_transport.TRANSPORT_NAME}://", transport_options=transport_options(tmp_path)) as conn:
-        queue = conn.SimpleQueue("stress")
-        start.set()
-        while len(seen) < WRITERS * PER_WRITER:
-            try:
-                message = queue.get(timeout=60)
-            except queue.Empty:
-                break  # every writer is done and nothing is left: the assertions say what is missing
-            data = message.payload
-            message.ack()
-            if hashlib.sha256(data["blob"].encode()).hexdigest() != data["sha"]:
-                torn.append(f"{data['writer']}/{data['seq']}")
-            assert (data["writer"], data["seq"]) not in seen, "a message was delivered twice"
-            seen.add((data["writer"], data["seq"]))
-        queue.close()
+    start.set()
     for p in writers:
-        p.join(60)
+        p.join(120)
         assert p.exitcode == 0
-    assert torn == []
-    assert len(seen) == WRITERS * PER_WRITER
+    writers_done.set()
+    for p in readers:
+        p.join(120)
+        assert p.exitcode == 0
+
+    results = [json.loads((tmp_path / f"reader-{r}.json").read_text()) for r in range(READERS)]
+    seen = [key for result in results for key in result["seen"]]
+    assert [key for result in results for key in result["torn"]] == [], "a reader got half a message"
+    assert len(seen) == len(set(seen)), "a message was delivered twice"
+    assert set(seen) == {f"{w}/{s}" for w in range(WRITERS) for s in range(PER_WRITER)}, "a message was lost"
+    assert all(result["seen"] for result in results), "both readers took part"
     assert not list((tmp_path / "processed").iterdir()), "a reader left a message behind (or a corrupt one)"
     assert not [n for n in os.listdir(tmp_path / "queue") if n.startswith(fs_transport.TEMP_PREFIX)]
 
