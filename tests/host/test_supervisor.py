@@ -17,12 +17,15 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 DRIVER = textwrap.dedent("""
-    import logging, sys
+    import logging, os, sys
     from reel_host.cli.supervisor import ChildSpec, Supervisor
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    grace, backoff, backoff_max, *children = sys.argv[1:]
+    waiting, grace, backoff, backoff_max, *children = sys.argv[1:]
+    if waiting == "poll" and hasattr(os, "pidfd_open"):  # as on macOS or an old kernel
+        del os.pidfd_open
     specs = [ChildSpec(f"child{i}", [sys.executable, "-c", code]) for i, code in enumerate(children)]
     sup = Supervisor(specs, grace_s=float(grace), backoff_s=float(backoff), backoff_max_s=float(backoff_max))
     sup.start()
@@ -67,7 +70,7 @@ def group_members(pgid: int) -> set[int]:
 
 
 def test_stop__a_child_ignoring_sigterm_is_killed_with_its_group_after_the_grace(tmp_path):
-    proc, log = start(tmp_path, "1", "1", "1", STUBBORN)
+    proc, log = start(tmp_path, "pidfd", "1", "1", "1", STUBBORN)
     pid = 0
     try:
         pid = int(wait_for(lambda: re.search(r"started child0 \(pid (\d+)\)", log.read_text()), what="start")[1])
@@ -87,8 +90,9 @@ def test_stop__a_child_ignoring_sigterm_is_killed_with_its_group_after_the_grace
                 os.killpg(pid, signal.SIGKILL)
 
 
-def test_restart__backoff_doubles_up_to_its_cap_and_each_restart_is_logged(tmp_path):
-    proc, log = start(tmp_path, "5", "0.2", "0.8", "raise SystemExit(3)")
+@pytest.mark.parametrize("waiting", ["pidfd", "poll"])
+def test_restart__backoff_doubles_up_to_its_cap_and_each_restart_is_logged(tmp_path, waiting):
+    proc, log = start(tmp_path, waiting, "5", "0.2", "0.8", "raise SystemExit(3)")
     try:
         wait_for(lambda: log.read_text().count("restarting in") >= 5, what="five restarts")
         proc.send_signal(signal.SIGINT)

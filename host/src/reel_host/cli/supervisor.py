@@ -221,8 +221,9 @@ class Supervisor:
 
     # -- waiting -----------------------------------------------------------------------
     def _poll_cap(self) -> float:
-        """With pidfds every exit wakes the loop; without them, look twice a second."""
-        return 3600.0 if hasattr(os, "pidfd_open") else 0.5
+        """With pidfds every exit wakes the loop; without them (not Linux, old kernel), look twice a second."""
+        running = [c for c in self._children if c.proc is not None and not c.reaped]
+        return 3600.0 if all(c.pidfd is not None for c in running) else 0.5
 
     def _next_timeout(self) -> float:
         due = [c.due for c in self._children if c.due is not None]
