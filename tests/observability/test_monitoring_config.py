@@ -113,6 +113,7 @@ def test_monitoring__compose_override_wires_prometheus_and_grafana_to_the_shippe
     assert "REEL_METRICS_TOKEN" in override["api"]["environment"]
     for pool in ("worker-image", "worker-av"):
         assert override[pool]["environment"]["REEL_WORKER_METRICS_PORT"] == "9101"
+    assert override["callbacks"]["environment"]["REEL_CALLBACKS_METRICS_PORT"] == "9102"
     prom = yaml.safe_load((DOCKER / "prometheus" / "prometheus.yml").read_text())
     assert prom["rule_files"] == ["/etc/prometheus/alerts.yml"]
     assert "./prometheus:/etc/prometheus:ro" in override["prometheus"]["volumes"]
@@ -121,6 +122,8 @@ def test_monitoring__compose_override_wires_prometheus_and_grafana_to_the_shippe
     assert "/prometheus/reel-metrics-token" in override["prometheus"]["command"][0]
     workers = {n for sd in jobs["reel-workers"]["dns_sd_configs"] for n in sd["names"]}
     assert workers == {"worker-image", "worker-av"} and workers <= set(base)
+    senders = {n for sd in jobs["reel-callbacks"]["dns_sd_configs"] for n in sd["names"]}
+    assert senders == {"callbacks"} <= set(base)
     provider = yaml.safe_load((DOCKER / "grafana/provisioning/dashboards/reel.yml").read_text())["providers"][0]
     assert f"./grafana/dashboards:{provider['options']['path']}:ro" in override["grafana"]["volumes"]
     source = yaml.safe_load((DOCKER / "grafana/provisioning/datasources/prometheus.yml").read_text())

@@ -26,6 +26,7 @@ from reel_host.api.routes import (
     workers,
 )
 from reel_host.lifecycle.dispatch import Reconciler
+from reel_host.lifecycle.push import TaskHub
 from reel_host.observability import http as observability
 from reel_host.observability.celery import install_publish_headers
 from reel_host.paths import API_PREFIX
@@ -51,6 +52,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         retention.stop()
         if reconciler is not None:
             reconciler.stop()
+        app.state.task_hub.stop()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     app.state.worker_view = WorkerView()
     app.state.key_cache = KeyCache()
+    app.state.task_hub = TaskHub(rt)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
     for module in (health, plugins, tasks, projects, workers, files):

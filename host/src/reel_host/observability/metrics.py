@@ -43,7 +43,8 @@ MODEL_CACHE_MISSES = Counter("reel_model_cache_misses_total", "Model cache looku
 MODEL_CACHE_EVICTIONS = Counter(
     "reel_model_cache_evictions_total", "Models dropped from the cache (LRU or after out-of-memory)", ["generator"])
 MODEL_CACHE_LOADED_BYTES = Gauge(
-    "reel_model_cache_loaded_bytes", "Parameter bytes of the models a worker holds loaded", ["generator"],
+    "reel_model_cache_loaded_bytes", "Bytes of the models a worker holds loaded (tensors or CUDA allocation)",
+    ["generator"],
     multiprocess_mode="livesum")
 
 CALLBACK_DELIVERIES = Counter(
@@ -114,29 +115,3 @@ def http_request(route: str, method: str, status: int, seconds: float) -> None:
 
 def sse_opened(route: str, delta: int) -> None:
     SSE_OPEN.labels(route).inc(delta)
-
-
-def model_bytes(model: Any, _depth: int = 0) -> int:
-    """Bytes of a loaded model's parameters and buffers (torch modules, pipelines, dicts of them).
-
-    Reads what is there without importing torch; anything else counts 0.
-    """
-    if model is None or _depth > 3:
-        return 0
-    total = 0
-    params = getattr(model, "parameters", None)
-    if callable(params) and hasattr(model, "buffers"):
-        try:
-            for tensor in (*model.parameters(), *model.buffers()):
-                total += int(tensor.numel()) * int(tensor.element_size())
-            return total
-        except Exception:
-            return 0
-    components = getattr(model, "components", None)  # diffusers pipelines
-    if isinstance(components, dict):
-        return sum(model_bytes(v, _depth + 1) for v in components.values())
-    if isinstance(model, dict):
-        return sum(model_bytes(v, _depth + 1) for v in model.values())
-    if isinstance(model, (list, tuple)):
-        return sum(model_bytes(v, _depth + 1) for v in model)
-    return 0
