@@ -15,7 +15,6 @@ dispatch uids so a second call is a no-op.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
@@ -24,6 +23,7 @@ from reel_host.observability import logs
 
 log = logging.getLogger("reel.worker.run")
 HEADERS = {"request_id": "reel_request_id", "project": "reel_project"}
+_process: dict[str, str | None] = {"worker": None}  # set by install_task_context; pool children inherit it
 
 
 def _before_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -50,7 +50,7 @@ def _prerun(task: Any = None, args: Any = None, kwargs: Any = None, **_: Any) ->
 
     logs.clear_contextvars()
     logs.bind(request_id=_header(task, HEADERS["request_id"]), project=_header(task, HEADERS["project"]),
-              worker=os.environ.get("REEL_WORKER_ID"))
+              worker=_process["worker"])
     args, kwargs = list(args or []), dict(kwargs or {})
     if getattr(task, "name", None) == RUN_TASK and len(args) >= 2:
         logs.bind(task_id=args[0], attempt=args[1], generator=kwargs.get("generator"))
@@ -72,8 +72,9 @@ def install_publish_headers() -> None:
     before_task_publish.connect(_before_publish, weak=False, dispatch_uid="reel-request-id-publish")
 
 
-def install_task_context() -> None:
-    """Bind each task run's ids to the log context (call in worker and sender processes)."""
+def install_task_context(worker_id: str | None = None) -> None:
+    """Bind each task run's ids (and ``worker_id``) to the log context (worker and sender processes)."""
+    _process["worker"] = worker_id
     install_publish_headers()
     task_prerun.connect(_prerun, weak=False, dispatch_uid="reel-task-context-prerun")
     task_postrun.connect(_postrun, weak=False, dispatch_uid="reel-task-context-postrun")

@@ -27,7 +27,7 @@ def worker_started(settings: Settings, plan: Any, metrics_port: int | None, logl
     from reel_host.observability.celery import install_logging, install_task_context
 
     install_logging(settings.log_format, loglevel)
-    install_task_context()
+    install_task_context(plan.worker_id)
     port = metrics_port or settings.worker_metrics_port
     if port:
         from reel_host.observability import exporter
