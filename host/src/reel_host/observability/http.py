@@ -3,7 +3,7 @@
 The middleware (pure ASGI, so Server-Sent Events streams pass through untouched):
 - takes the request id from ``X-Request-ID`` (or a W3C ``traceparent``'s trace id) or
   makes one, binds it to the log context and returns it in ``X-Request-ID``;
-- counts requests by route *template* (``/api/v1/tasks/{task_id}/status``, never the
+- counts requests by route *template* (``…/tasks/{task_id}/status``, never the
   raw path, so labels stay bounded), method and status, with a latency histogram;
 - keeps ``reel_sse_connections_open`` while an event stream is being sent.
 
