@@ -34,7 +34,7 @@ class Lazy:
         obj = getattr(importlib.import_module(module), attr)
         if isinstance(obj, typer.Typer):
             obj._add_completion = False  # a sub-app: completion belongs to the top level
-            return typer.main.get_command(obj)
+            return typer.main.get_group(obj)  # a group even with one command (`reel keys create`)
         single = typer.Typer(add_completion=False)
         single.command(name)(obj)
         return typer.main.get_command(single)
