@@ -34,8 +34,9 @@ class Lazy:
         obj = getattr(importlib.import_module(module), attr)
         if isinstance(obj, typer.Typer):
             obj._add_completion = False  # a sub-app: completion belongs to the top level
+            obj.rich_markup_mode = None  # plain click help: Typer's rich renderer costs ~0.3 s to import
             return typer.main.get_group(obj)  # a group even with one command (`reel keys create`)
-        single = typer.Typer(add_completion=False)
+        single = typer.Typer(add_completion=False, rich_markup_mode=None)
         single.command(name)(obj)
         return typer.main.get_command(single)
 
