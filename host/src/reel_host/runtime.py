@@ -15,6 +15,7 @@ from reel_host.records.db import make_engine, make_sessionmaker, migrate
 from reel_host.settings import Settings
 from reel_host.signing import Signer
 from reel_host.storage import Storage, make_storage
+from reel_host.throttle import Throttle
 
 
 @dataclass
@@ -44,6 +45,11 @@ class Runtime:
     @cached_property
     def signer(self) -> Signer:
         return Signer(self.settings.resolved_secret_key())
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        """The process's limiter (its buckets live in the database, shared by every process)."""
+        return Throttle(self)
 
     @property
     def registry(self) -> Registry:
