@@ -30,6 +30,20 @@ class Settings(BaseSettings):
     admin_key: str | None = Field(default=None, description="bearer credential of admin endpoints")
 
     max_body_bytes: int = 1024 * 1024
+
+    # -- API keys, the throttle, CORS; see docs/security.md
+    key_cache_s: float = Field(default=10.0, description="how long an API process trusts a key it looked up")
+    key_revocation_poll_s: float = Field(
+        default=1.0, description="how often an API process looks for revoked keys (revocation takes effect within)")
+    key_last_use_every_s: float = Field(
+        default=60.0, description="a key's last use is written at most this often per API process")
+    auth_fail_rate_per_s: float = Field(
+        default=1.0, gt=0, description="failed credential checks a client address earns back per second")
+    auth_fail_burst: int = Field(
+        default=20, ge=1, description="failed credential checks a client address may make at once")
+    cors_origins: str = Field(
+        default="", description="comma-separated origins browsers may call the API from (e.g. the Payload admin); "
+                                "empty: same origin only; '*' any")
     signed_url_ttl_s: int = 3600
     sse_token_ttl_s: int = 600
     idempotency_ttl_s: int = 24 * 3600

@@ -73,6 +73,19 @@ class Throttle:
         self._maybe_sweep(mono)
         return wait
 
+    def waiting(self, key: str) -> float | None:
+        """Seconds this process already knows ``key`` must wait (a refusal it saw), without a query."""
+        key = _bucket_key(key)
+        with self._lock:
+            memo = self._refused.get(key)
+            if memo is None:
+                return None
+            wait = memo[0] - time.monotonic()
+            if wait <= 0:
+                del self._refused[key]
+                return None
+            return wait
+
     def _hit_db(self, key: str, rate: float, burst: int, cost: int) -> float | None:
         now = time.time()
         p_now = bindparam("now", now, type_=Float)
