@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from reel_host.api.deps import OptionalAdminDep, RuntimeDep
@@ -23,7 +23,6 @@ router = APIRouter(prefix="/health", tags=["health"])
 log = logging.getLogger("reel.api.health")
 _CACHE_S = 1.0
 _lock = threading.Lock()
-_last: dict[int, tuple[float, dict[str, str]]] = {}
 
 
 def _probe(rt: Runtime) -> dict[str, str]:
@@ -54,15 +53,15 @@ def _probe(rt: Runtime) -> dict[str, str]:
 
 @router.get("", response_model=HealthPublic, response_model_exclude_none=True,
             responses={503: {"model": HealthPublic, "description": "a component is failing"}})
-def read_health(rt: RuntimeDep, response: Response, admin: OptionalAdminDep) -> HealthPublic:
+def read_health(request: Request, rt: RuntimeDep, response: Response, admin: OptionalAdminDep) -> HealthPublic:
     """Readiness of the database, broker and storage (503 when one fails); details to the admin key."""
     now = time.monotonic()
     with _lock:
-        cached = _last.get(id(rt))
+        cached = getattr(request.app.state, "health", None)
     if cached is None or now - cached[0] > _CACHE_S:
         cached = (now, _probe(rt))
         with _lock:
-            _last[id(rt)] = cached
+            request.app.state.health = cached
     problems = cached[1]
     checks: dict[str, Literal["ok", "failing"]] = {k: ("failing" if v else "ok") for k, v in problems.items()}
     ok = all(v == "ok" for v in checks.values())
