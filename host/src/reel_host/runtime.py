@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from reel_host.plugins import Registry, load_plugins
 from reel_host.queue.celery_app import make_celery
 from reel_host.records.db import make_engine, make_sessionmaker, migrate
+from reel_host.sealing import Sealer
 from reel_host.settings import Settings
 from reel_host.signing import Signer
 from reel_host.storage import Storage, make_storage
@@ -45,6 +46,11 @@ class Runtime:
     @cached_property
     def signer(self) -> Signer:
         return Signer(self.settings.resolved_secret_key())
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals and opens stored secrets (REEL_SEALING_KEYS)."""
+        return Sealer(self.settings.resolved_sealing_keys())
 
     @cached_property
     def throttle(self) -> Throttle:

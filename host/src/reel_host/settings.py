@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+MIN_SECRET_CHARS = 32
+_PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "secret", "password", "admin", "default",
+                      "todo", "fixme", "dev", "test", "xxx", "123")
+
+
+def weak_secret(value: str | None, min_chars: int) -> str | None:
+    """Why ``value`` is not a production secret (empty, short, a placeholder), or None."""
+    if not value:
+        return "is empty"
+    if len(value) < min_chars:
+        return f"is shorter than {min_chars} characters"
+    lowered = value.lower()
+    if len(set(value)) < 10 or any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return "looks like a placeholder"
+    return None
 
 
 class Settings(BaseSettings):
@@ -28,6 +48,8 @@ class Settings(BaseSettings):
     public_url: str = Field(default="http://127.0.0.1:8000", description="base URL clients reach the API at")
     secret_key: str | None = Field(default=None, description="signs file URLs and SSE tokens; shared by API processes")
     admin_key: str | None = Field(default=None, description="bearer credential of admin endpoints")
+    sealing_keys: str | None = Field(
+        default=None, description="comma-separated Fernet keys sealing stored secrets: the first seals, all open")
 
     max_body_bytes: int = 1024 * 1024
 
@@ -102,10 +124,27 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
+        if self.sealing_keys:
+            from reel_host.sealing import check_key
+
+            for key in self.sealing_keys.split(","):
+                if key.strip():
+                    check_key(key.strip())
         if self.env == "production":
-            missing = [n for n in ("secret_key", "admin_key", "database_url") if not getattr(self, n)]
+            missing = [n for n in ("secret_key", "admin_key", "database_url", "sealing_keys") if not getattr(self, n)]
             if missing:
                 raise ValueError(f"REEL_ENV=production needs {', '.join('REEL_' + m.upper() for m in missing)}")
+            problems = [f"REEL_{name.upper()} {why}" for name in ("secret_key", "admin_key")
+                        if (why := weak_secret(getattr(self, name), MIN_SECRET_CHARS))]
+            keys = [k.strip() for k in (self.sealing_keys or "").split(",") if k.strip()]
+            problems += [f"REEL_SEALING_KEYS key {i + 1} looks like a placeholder (too few distinct bytes)"
+                         for i, k in enumerate(keys) if len(set(base64.urlsafe_b64decode(k))) < 16]
+            if self.secret_key and self.secret_key in keys:
+                problems.append("REEL_SEALING_KEYS must differ from REEL_SECRET_KEY")
+            if problems:
+                raise ValueError("REEL_ENV=production refuses unsafe secrets: " + "; ".join(problems)
+                                 + " (make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))', "
+                                 "a sealing key with `reel secrets new-key`)")
         return self
 
     @property
@@ -124,6 +163,28 @@ class Settings(BaseSettings):
     def callback_schedule(self) -> list[float]:
         """The retry delays in seconds (``REEL_CALLBACK_SCHEDULE_S``)."""
         return [float(x) for x in self.callback_schedule_s.split(",") if x.strip()]
+
+    def resolved_sealing_keys(self) -> list[str]:
+        """The sealing keys; in development one is made once and kept in REEL_HOME."""
+        if self.sealing_keys:
+            return [k.strip() for k in self.sealing_keys.split(",") if k.strip()]
+        path = self.home / "sealing.key"
+        if not path.exists():
+            from reel_host.sealing import new_key
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            try:  # exclusive create: processes starting together agree on one key
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(new_key())
+            except FileExistsError:
+                pass
+        for _ in range(100):  # another process may be writing it right now
+            key = path.read_text().strip()
+            if key:
+                return [key]
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty; delete it or set REEL_SEALING_KEYS")
 
     def resolved_secret_key(self) -> str:
         """The signing secret; in development one is made once and kept in REEL_HOME."""

@@ -245,9 +245,9 @@ def _send_webhook(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
         return Result("refused", None, str(exc))
     except OSError as exc:
         return _transport_error(exc)
-    cfg = signing.callback_settings(session, d.project_id)
+    cfg = signing.callback_settings(session, d.project_id, rt.sealer)
     assert cfg is not None
-    secrets_ = signing.active_secrets(cfg)
+    secrets_ = signing.active_secrets(cfg, rt.sealer)
     session.commit()  # keep a secret made just now; hold no transaction during the request
     body_obj = dict(d.payload)
     body_obj["data"] = {
@@ -272,7 +272,7 @@ def _send_cms(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
     cfg = session.get(CallbackSettings, d.project_id)
     if cfg is None or not cfg.payload_url or not cfg.payload_api_key:
         return Result("refused", None, "the project's Payload settings were removed")
-    base, slug, key = cfg.payload_url, cfg.payload_auth_slug or "users", cfg.payload_api_key
+    base, slug, key = cfg.payload_url, cfg.payload_auth_slug or "users", rt.sealer.open(cfg.payload_api_key) or ""
     collection, fields = cfg.payload_upload_collection, dict(cfg.payload_fields or {})
     session.commit()
     headers = payload.auth_header(slug, key)

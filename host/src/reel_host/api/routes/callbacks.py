@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep
+from reel_host.callbacks import service
+from reel_host.errors import NotFound
 from reel_host.schemas.callbacks import (
     CallbackDeliveriesPublic,
     CallbackDeliveryPublic,
     SigningSecretPublic,
 )
-from reel_host.callbacks import service
-from reel_host.errors import NotFound
 from reel_host.services.tasks import get_task
 
 router = APIRouter(tags=["callbacks"])
@@ -36,8 +36,9 @@ def redeliver_task_callback(
 
 
 @router.get("/projects/{project_id}/callbacks/secret", response_model=SigningSecretPublic)
-def read_callback_secret(project_id: str, session: SessionDep, project: ProjectDep) -> SigningSecretPublic:
+def read_callback_secret(project_id: str, rt: RuntimeDep, session: SessionDep,
+                         project: ProjectDep) -> SigningSecretPublic:
     """The project's webhook signing secret (`whsec_...`), to verify `webhook-signature` with."""
     if project_id != project:
         raise NotFound(f"project {project_id!r} not found", code="project_not_found")
-    return service.read_secret(session, project)
+    return service.read_secret(session, rt, project)
