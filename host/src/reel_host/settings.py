@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     callback_jitter: float = Field(default=0.1, ge=0, le=1, description="each delay is scaled by 1 ± this, at random")
     callback_timeout_s: float = Field(default=10.0, description="one delivery attempt's HTTP timeout")
     callback_allow_private: bool = Field(default=False, description="allow loopback/private/link-local callback URLs")
+    payload_allow_private: bool = Field(
+        default=True, description="allow a PayloadCMS base URL (set by the admin) on a private address, "
+                                  "e.g. Payload beside Reel in one network; connections are pinned either way")
     callback_progress_interval_s: float = Field(default=0.5, description="at most one progress callback this often")
     callback_breaker_threshold: int = Field(default=5, description="consecutive failures that open a breaker")
     callback_breaker_cooldown_s: float = Field(default=60.0, description="an open breaker's wait before a probe")
