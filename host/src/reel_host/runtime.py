@@ -68,9 +68,23 @@ class Runtime:
         return self._registry
 
     def __post_init__(self) -> None:
+        from reel_host import redact
         from reel_host.callbacks import install
 
+        s = self.settings
+        redact.install([s.admin_key, s.secret_key, s.storage_secret_key, s.broker_url and _password(s.broker_url),
+                        s.database_url and _password(s.database_url),
+                        *(s.sealing_keys or "").split(",")])  # no credential of this process reaches a log line
         install()  # the callback outbox hears every task event this process records
 
     def migrate(self) -> None:
         migrate(self.engine)
+
+
+def _password(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
