@@ -9,6 +9,7 @@ from reel_host import __version__
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware, InputSanityMiddleware
+from reel_host.api.openapi import install_openapi
 from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.key_cache = KeyCache(s.key_cache_s, s.key_revocation_poll_s, s.key_last_use_every_s)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
+    install_openapi(app)
     for module in (health, plugins, tasks, projects, workers, files):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
