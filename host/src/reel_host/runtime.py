@@ -29,7 +29,9 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.resolved_database_url)
+        s = self.settings
+        return make_engine(s.resolved_database_url, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow,
+                           pool_timeout_s=s.db_pool_timeout_s)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -69,13 +71,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         from reel_host import redact
-        from reel_host.callbacks import install
 
         s = self.settings
         redact.install([s.admin_key, s.secret_key, s.storage_secret_key, s.broker_url and _password(s.broker_url),
                         s.database_url and _password(s.database_url),
                         *(s.sealing_keys or "").split(",")])  # no credential of this process reaches a log line
-        install()  # the callback outbox hears every task event this process records
 
     def migrate(self) -> None:
         migrate(self.engine)

@@ -13,10 +13,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 MIN_SECRET_CHARS = 32
+# words of five letters or more only: a random 43-character key holds one by chance about once in 10^6
 _PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "secret", "password", "admin", "default",
-                      "todo", "fixme", "dev", "test", "xxx", "123")
+                      "fixme", "insecure")
 
 
 def weak_secret(value: str | None, min_chars: int) -> str | None:
@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=None, description="comma-separated Fernet keys sealing stored secrets: the first seals, all open")
 
     max_body_bytes: int = 1024 * 1024
+    api_max_concurrency: int = Field(
+        default=64, ge=1, description="requests in flight per API process; more are answered 503 + Retry-After")
+    api_threads: int = Field(default=40, ge=1, description="worker threads of one API process")
+    db_pool_size: int = Field(default=10, ge=1, description="database connections a process keeps open")
+    db_max_overflow: int = Field(default=20, ge=0, description="extra connections a process may open under load")
+    db_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="wait for a free connection before answering 503 (API) or retrying")
 
     # -- API keys, the throttle, CORS; see docs/security.md
     key_cache_s: float = Field(default=10.0, description="how long an API process trusts a key it looked up")
@@ -75,6 +82,15 @@ class Settings(BaseSettings):
     retry_backoff_s: float = 10.0
     retry_backoff_max_s: float = 600.0
     worker_lost_max: int = Field(default=3, description="re-runs of a task whose worker died, before it fails")
+    api_reconciler: bool = Field(default=True, description="API processes run the reconciler too")
+    dispatch_poll_s: float = Field(default=1.0, gt=0, description="how often the reconciler sends due tasks")
+    reconcile_s: float = Field(
+        default=5.0, gt=0, description="how often lost workers and messages lost by the broker are looked for")
+    redispatch_after_s: float = Field(
+        default=30.0, ge=0, description="a queued task's message missing from the broker this long is sent again")
+    record_retry_s: float = Field(
+        default=300.0, ge=0,
+        description="how long a worker retries recording a run's outcome while the database is away")
     heartbeat_s: float = 10.0
     worker_lost_after_s: float = 30.0
     cancel_grace_s: float = Field(

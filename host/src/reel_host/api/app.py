@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -10,18 +14,36 @@ from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware, InputSanityMiddleware
 from reel_host.api.openapi import install_openapi
+from reel_host.api.overload import OverloadGuard
 from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
+from reel_host.lifecycle.dispatch import Reconciler
+from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
 from reel_host.settings import Settings, get_settings
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "create_app"]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # the worker threads of this process, sized with its connection pool (REEL_API_THREADS)
+    rt = app.state.runtime
+    anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
+    # dispatches due tasks, re-sends lost messages and reaps lost workers, even with no worker alive
+    reconciler = Reconciler(rt).start() if rt.settings.api_reconciler else None
+    try:
+        yield
+    finally:
+        if reconciler is not None:
+            reconciler.stop()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the API; plugins are loaded once here, never per request."""
     rt = runtime or Runtime(settings or get_settings())
     app = FastAPI(
+        lifespan=_lifespan,
         title="Reel",
         version=__version__,
         description="Plugin-based GPU processor host: submit generation tasks, follow them, fetch outputs.",
@@ -42,6 +64,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimitMiddleware, max_bytes=s.max_body_bytes)
     app.add_middleware(InputSanityMiddleware)
+    app.add_middleware(OverloadGuard, max_in_flight=s.api_max_concurrency)
     origins = [o.strip().rstrip("/") for o in s.cors_origins.split(",") if o.strip()]
     if origins:  # none configured: no CORS headers at all, so browsers keep to the same origin
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],

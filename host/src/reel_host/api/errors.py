@@ -14,12 +14,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reel_host.errors import ReelError, TooManyRequests
 
 log = logging.getLogger("reel.api")
+
+DATABASE_RETRY_AFTER_S = 2
 
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -101,6 +104,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
         return error_response(400, "bad_request", "a number in the request is out of range")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SATimeoutError)
+    async def _database_away(_: Request, exc: Exception) -> JSONResponse:
+        # the database is down, restarting or out of connections: tell the client when to come back
+        log.warning("database unavailable: %s", type(exc).__name__)
+        response = error_response(503, "database_unavailable",
+                                  "the records database is unavailable; retry shortly")
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

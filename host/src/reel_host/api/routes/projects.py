@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from reel_host.api.deps import AdminDep, CallerDep, ProjectDep, RuntimeDep, SessionDep, WorkerViewDep
+from reel_host.api.calls import ApiCallDep
+from reel_host.api.deps import AdminDep, CallerDep, SessionDep
 from reel_host.errors import NotFound
 from reel_host.records.models import ApiKey
 from reel_host.schemas.keys import KeyPublic, KeysPublic
@@ -18,17 +21,21 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 @router.get("/{project_id}/tasks", response_model=TasksPublic)
-def list_project_tasks(
-    project_id: str, rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, project: ProjectDep,
+async def list_project_tasks(
+    project_id: str, call: ApiCallDep,
     status: Annotated[TaskStatus | None, Query(description="only tasks in this state")] = None,
     generator: Annotated[str | None, Query(max_length=200, description="only this generator's tasks")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next` of the previous page")] = None,
-) -> TasksPublic:
+) -> Response:
     """The project's tasks, newest first; another project's listing is 404."""
-    if project_id != project:
-        raise NotFound(f"project {project_id!r} not found", code="project_not_found")
-    return list_tasks(session, rt, view, project, status=status, generator=generator, limit=limit, cursor=cursor)
+    def work(session: Session, project: str) -> TasksPublic:
+        if project_id != project:
+            raise NotFound(f"project {project_id!r} not found", code="project_not_found")
+        return list_tasks(session, call.rt, call.view, project, status=status, generator=generator, limit=limit,
+                          cursor=cursor)
+
+    return await call.run(work)
 
 
 @router.post("", response_model=ProjectPublic, status_code=201)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from reel_host.api.deps import CallerDep, RuntimeDep, SessionDep
+from reel_host.lifecycle.fence import ago
 from reel_host.records.models import Task, Worker
 from reel_host.schemas.tasks import WorkerPublic, WorkersPublic
-from reel_host.services.catalog import live_cutoff
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 
@@ -21,15 +21,15 @@ def read_workers_status(
     include_stopped: bool = Query(False, description="also list workers that stopped cleanly"),
 ) -> WorkersPublic:
     """Live workers (any key); a worker's hostname and current task only to the admin or that task's project."""
-    cutoff = live_cutoff(rt)
-    workers = list(session.scalars(select(Worker).order_by(Worker.pool, Worker.id)))
-    running = {w.current_task_id for w in workers if w.current_task_id}
+    beating = Worker.last_heartbeat >= ago(session, rt.settings.worker_lost_after_s)  # the database's clock
+    rows = list(session.execute(select(Worker, beating).order_by(Worker.pool, Worker.id)).tuples())
+    running = {w.current_task_id for w, _ in rows if w.current_task_id}
     owner = dict(session.execute(select(Task.id, Task.project_id).where(Task.id.in_(running))).tuples().all()) \
         if running else {}
     data = []
-    for w in workers:
+    for w, fresh in rows:
         status: Literal["online", "lost", "stopped"] = (
-            "stopped" if w.status == "stopped" else ("online" if w.last_heartbeat >= cutoff else "lost")
+            "stopped" if w.status == "stopped" else ("online" if fresh else "lost")
         )
         if status == "stopped" and not include_stopped:
             continue
