@@ -37,9 +37,9 @@ def test_install__masks_exact_secrets_in_records_and_tracebacks(caplog):
 
 def test_install__keeps_args_of_formatters_that_read_them(caplog):
     redact.install()
-    access = logging.getLogger("uvicorn.access.test")
+    access = logging.getLogger("reel.test.access")
     with caplog.at_level(logging.INFO):
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET", "/api/v1/tasks/x/events?token=abcdef123456",
                     "1.1", 200)
-    [record] = [r for r in caplog.records if r.name == "uvicorn.access.test"]
+    [record] = [r for r in caplog.records if r.name == "reel.test.access"]
     assert len(record.args) == 5 and "abcdef123456" not in record.getMessage()

@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from reel_host.api import deps
+from reel_host.api.calls import api_call
 from reel_host.schemas.errors import ErrorEnvelope
 
 _DESCRIPTIONS = {
@@ -28,10 +29,10 @@ _DESCRIPTIONS = {
     "413": "request body over REEL_MAX_BODY_BYTES",
     "422": "the request does not validate; `details` names each field",
     "429": "too many requests (failed credential checks from this address, or a limit); see Retry-After",
-    "503": "a part Reel needs is unavailable (no live worker can take it, with REEL_REFUSE_WITHOUT_WORKER)",
+    "503": "overloaded (REEL_API_MAX_CONCURRENCY) or the database is unavailable, with Retry-After; "
+           "on submit also: no live worker can take it (REEL_REFUSE_WITHOUT_WORKER)",
 }
 _CONFLICTS = {"submit_task", "cancel_task", "retry_task", "redeliver_task_callback", "create_project"}
-_UNAVAILABLE = {"submit_task"}
 
 
 def _calls(dependant: Any) -> set[Callable[..., Any]]:
@@ -47,7 +48,8 @@ def _auth(route: Any) -> str | None:
         return "admin"
     if deps.current_caller in calls:
         return "caller"
-    if deps.current_project in calls or any(getattr(c, "__name__", "") == "_events_project" for c in calls):
+    if deps.current_project in calls or api_call in calls \
+            or any(getattr(c, "__name__", "") == "_events_project" for c in calls):
         return "key"
     if deps.optional_admin in calls:
         return "optional"
@@ -55,7 +57,7 @@ def _auth(route: Any) -> str | None:
 
 
 def _statuses(route: Any, auth: str | None) -> set[str]:
-    statuses = {"400", "422"}
+    statuses = {"400", "422", "503"}  # 503: over REEL_API_MAX_CONCURRENCY, or the database is unavailable
     if route.body_field is not None:
         statuses.add("413")
     if auth in ("admin", "caller", "key"):
@@ -66,8 +68,6 @@ def _statuses(route: Any, auth: str | None) -> set[str]:
         statuses.add("404")
     if route.name in _CONFLICTS:
         statuses.add("409")
-    if route.name in _UNAVAILABLE:
-        statuses.add("503")
     return statuses
 
 
@@ -110,7 +110,7 @@ def install_openapi(app: FastAPI) -> None:
                     answer = responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
                     if "content" not in answer or status == "422":  # FastAPI's 422 shape is not ours
                         answer["content"] = error_ref
-                    if status == "429":
+                    if status in ("429", "503") and route.name != "read_health":
                         answer["headers"] = {"Retry-After": {"description": "seconds to wait",
                                                              "schema": {"type": "integer", "minimum": 1}}}
                 if auth in ("admin", "caller", "key"):
