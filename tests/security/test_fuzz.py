@@ -2,7 +2,8 @@
 the admin key and no key; no 5xx, and every answer conforms to the OpenAPI document.
 
 Examples per operation: ``REEL_FUZZ_EXAMPLES`` (default 8, so the suite stays fast). The larger
-run (docs/security.md): ``REEL_FUZZ_EXAMPLES=300 pytest tests/security/test_fuzz.py -q``.
+run (docs/security.md): ``REEL_FUZZ_EXAMPLES=300 pytest tests/security/test_fuzz.py -q``, and
+``REEL_FUZZ_MODE=distributed`` for PostgreSQL and Redis.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.security.conftest import ADMIN_KEY
 from tests.utils.stack import make_stack
 
 EXAMPLES = int(os.environ.get("REEL_FUZZ_EXAMPLES", "8"))
+MODE = os.environ.get("REEL_FUZZ_MODE", "embedded")  # distributed: PostgreSQL and Redis (documented runs)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 
@@ -33,7 +35,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture(scope="module")
 def fuzz_stack(tmp_path_factory):
     env = {"REEL_ADMIN_KEY": ADMIN_KEY, "REEL_AUTH_FAIL_BURST": "100000", "REEL_MAX_BODY_BYTES": "65536"}
-    with make_stack("embedded", tmp_path_factory.mktemp("fuzz"), env) as s:
+    with make_stack(MODE, tmp_path_factory.mktemp("fuzz"), env) as s:
         yield s
 
 

@@ -123,7 +123,7 @@ class RemoteSession:
     """What ``load`` returns: the configuration and a pooled HTTP client."""
 
     config: RemoteConfig
-    client: Any  # httpx.Client for the provider (operator-configured, so private addresses allowed)
+    client: Any  # httpx.Client for the provider (operator-configured: its own origin is trusted)
     downloads: Any = None  # httpx.Client for links on other hosts: public addresses only (reel_sdk.net)
 
 
@@ -157,7 +157,8 @@ class RemoteVideo(Generator):
         timeout = httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s)
         return RemoteSession(
             config=config,
-            client=guarded_client(allow_private=True, timeout=timeout),
+            # the provider is the operator's choice: a plain client (environment proxies honoured)
+            client=httpx.Client(timeout=timeout, follow_redirects=True),
             downloads=guarded_client(allow_private=config.allow_private_downloads, timeout=timeout),
         )
 
@@ -245,7 +246,7 @@ def download(model: RemoteSession, url: str, spec: Any, path: Any, ctx: RunConte
             client = model.client if trusted or model.downloads is None else model.downloads
             headers = {"Authorization": spec.headers["Authorization"]} \
                 if trusted and "Authorization" in spec.headers else {}
-            with client.stream("GET", url, headers=headers) as resp:
+            with client.stream("GET", url, headers=headers, follow_redirects=False) as resp:  # hops: below
                 if resp.is_redirect and resp.headers.get("location"):
                     url = str(resp.url.join(resp.headers["location"]))
                     continue
