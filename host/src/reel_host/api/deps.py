@@ -93,6 +93,11 @@ class KeyCache:
         self._note_use(session, identity, mono)
         return identity
 
+    def knows(self, key: str) -> bool:
+        """Whether this process holds ``key`` (checked recently: no lookup needed)."""
+        hit = self._entries.get(auth.hash_key(key))
+        return hit is not None and time.monotonic() - hit[0] < self.ttl_s
+
     def project(self, session: Session, key: str) -> str | None:
         identity = self.lookup(session, key)
         return identity.project if identity else None
@@ -154,8 +159,7 @@ def key_identity(request: Request, session: Session, token: str | None) -> auth.
         raise Unauthorized("missing API key: send 'Authorization: Bearer <api key>'")
     rt = get_runtime(request)
     cache: KeyCache = request.app.state.key_cache
-    digest = auth.hash_key(token)
-    if digest not in cache._entries:
+    if not cache.knows(token):
         _refused_for_now(request, rt)
     identity = cache.lookup(session, token)
     if identity is None:
