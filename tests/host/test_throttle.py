@@ -98,3 +98,19 @@ def test_hit__refuses_impossible_costs(tmp_path):
 def test_too_many_requests__carries_retry_after():
     exc = TooManyRequests("slow down", retry_after=2.5, code="login_throttled")
     assert (exc.status, exc.code, exc.retry_after) == (429, "login_throttled", 2.5)
+
+
+def test_hit__a_refused_key_costs_no_query_until_its_wait_is_over(tmp_path):
+    from sqlalchemy import event
+
+    rt = _runtime(f"sqlite:///{tmp_path / 'r.db'}", tmp_path)
+    throttle = Throttle(rt)
+    assert throttle.hit("flood", rate_per_s=0.01, burst=1) is None
+    assert throttle.hit("flood", rate_per_s=0.01, burst=1) is not None
+    statements = []
+    event.listen(rt.engine, "before_cursor_execute", lambda *a, **k: statements.append(1))
+    for _ in range(100):
+        assert throttle.hit("flood", rate_per_s=0.01, burst=1) is not None
+    assert throttle.waiting("flood") is not None and throttle.waiting("other") is None
+    assert statements == []
+    rt.engine.dispose()

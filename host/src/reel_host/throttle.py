@@ -10,8 +10,13 @@ wait is over, so a client hammering a refused key costs no query at all: tokens 
 ever grow with time, so nothing can allow that key (at that cost) sooner.
 
 Users: failed API-key lookups per client address (``reel_host.api.deps``), console logins,
-per-project limits. Turn a refusal into ``reel_host.errors.TooManyRequests``, which the API
-answers with 429 and ``Retry-After``.
+per-project limits. Use the process's instance, ``rt.throttle`` (its memory of refusals is
+per instance), and turn a refusal into ``reel_host.errors.TooManyRequests``, which the API
+answers with 429 and ``Retry-After``::
+
+    wait = rt.throttle.hit(f"login:{email}", rate_per_s=0.1, burst=5)
+    if wait is not None:
+        raise TooManyRequests("too many login attempts", retry_after=wait, code="login_throttled")
 """
 
 from __future__ import annotations
