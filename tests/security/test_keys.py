@@ -75,6 +75,8 @@ def test_revoke__by_own_project_key_effective_at_once(api):
     project, key = api.new_project()
     with admin(api) as a:
         other = a.post(f"/projects/{project}/keys", json={"name": "second"}).json()
+    with api.client(other["key"]) as c:  # cached by this process before it is revoked
+        assert c.get(f"/projects/{project}/tasks").status_code == 200
     with api.client(key) as c:
         assert c.delete(f"/projects/default/keys/{other['id']}").status_code == 404  # wrong project in the path
         r = c.delete(f"/projects/{project}/keys/{other['id']}")

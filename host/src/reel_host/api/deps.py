@@ -98,6 +98,11 @@ class KeyCache:
         hit = self._entries.get(auth.hash_key(key))
         return hit is not None and time.monotonic() - hit[0] < self.ttl_s
 
+    def forget(self, key_hash: str) -> None:
+        """Drop a key at once (this process revoked it; the others notice within the poll interval)."""
+        with self._lock:
+            self._entries.pop(key_hash, None)
+
     def project(self, session: Session, key: str) -> str | None:
         identity = self.lookup(session, key)
         return identity.project if identity else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -68,10 +68,12 @@ def list_project_keys(project_id: str, session: SessionDep, caller: CallerDep) -
 
 
 @router.delete("/{project_id}/keys/{key_id}", response_model=KeyPublic)
-def revoke_project_key(project_id: str, key_id: str, session: SessionDep, caller: CallerDep) -> KeyPublic:
+def revoke_project_key(project_id: str, key_id: str, request: Request, session: SessionDep,
+                       caller: CallerDep) -> KeyPublic:
     """Revoke a key (admin, or a key of that project); every API process refuses it within a second."""
     if not caller.sees_project(project_id):
         raise NotFound(f"project {project_id!r} not found", code="project_not_found")
     record = auth.revoke_key(session, key_id, project=project_id)
     session.commit()
+    request.app.state.key_cache.forget(record.key_hash)  # this process: at once
     return _key_public(record)
