@@ -24,9 +24,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Float, bindparam, case, delete, insert, select, update
+from sqlalchemy import Float, Table, bindparam, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reel_host.records.db import rowcount
@@ -35,7 +35,7 @@ from reel_host.records.models import ThrottleBucket
 if TYPE_CHECKING:
     from reel_host.runtime import Runtime
 
-_T = ThrottleBucket.__table__
+_T = cast("Table", ThrottleBucket.__table__)
 _MEMO_MAX = 10000
 _SWEEP_EVERY_S = 600.0
 IDLE_HORIZON_S = 24 * 3600.0  # a bucket untouched this long is full again for any sane rate; it is dropped

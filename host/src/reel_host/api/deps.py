@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from reel_host.errors import Forbidden, TooManyRequests, Unauthorized
@@ -128,7 +129,9 @@ class KeyCache:
         if len(self._last_written) > 10000:
             self._last_written.clear()
         try:
-            with session.get_bind().connect() as conn:  # its own short transaction, apart from the request's
+            bind = session.get_bind()
+            engine = bind.engine if isinstance(bind, Connection) else bind
+            with engine.connect() as conn:  # its own short transaction, apart from the request's
                 auth.record_use(conn, identity.key_id, utcnow())
                 conn.commit()
         except Exception:  # a busy database must not fail the request over a bookkeeping write

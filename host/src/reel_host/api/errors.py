@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,7 +59,7 @@ def bounded(value: Any, limit: int = ECHO_MAX, _depth: int = 0) -> Any:
 
 
 def error_response(status: int, code: str, message: str, details: list | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
     body = {"error": {"code": code, "message": bounded(message, MESSAGE_MAX),
                       "details": bounded(list(details or [])[:ITEMS_MAX])}}
     return JSONResponse(body, status_code=status, headers=headers)
