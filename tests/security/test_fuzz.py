@@ -9,6 +9,7 @@ run (docs/security.md): ``REEL_FUZZ_EXAMPLES=300 pytest tests/security/test_fuzz
 from __future__ import annotations
 
 import os
+import traceback
 
 import pytest
 import schemathesis
@@ -63,6 +64,6 @@ def test_api__no_5xx_and_answers_conform(fuzz_stack):
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - collected, then reported for every operation at once
-            failures[operation.label] = str(exc)[:3000]
+            failures[operation.label] = "".join(traceback.format_exception(exc))[-4000:]
     assert operations >= 20 and len(calls) >= operations * 3
     assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
