@@ -109,6 +109,9 @@ def settle(stack: Stack, ids: list[str], timeout: float) -> dict[str, str]:
 
 def count(stack: Stack, ids: list[str], result: Result, statuses: dict[str, str]) -> Result:
     result.submitted = len(ids)
+    if any(statuses.get(i) not in FINISHED for i in ids):  # show why, before the stack goes
+        for proc in stack.workers:
+            print(f"--- {proc.pool} (exit {proc.proc.poll()}) ---\n{proc.log()[-4000:]}", file=sys.stderr)
     c = Counter(statuses.get(i, "missing") for i in ids)
     result.succeeded, result.failed = c["succeeded"], c["failed"]
     result.lost = sum(v for k, v in c.items() if k not in FINISHED)

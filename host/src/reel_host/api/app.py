@@ -17,6 +17,7 @@ from reel_host.api.openapi import install_openapi
 from reel_host.api.overload import OverloadGuard
 from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
 from reel_host.lifecycle.dispatch import Reconciler
+from reel_host.lifecycle.push import TaskHub
 from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
@@ -37,6 +38,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if reconciler is not None:
             reconciler.stop()
+        app.state.task_hub.stop()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.worker_view = WorkerView()
     s = rt.settings
     app.state.key_cache = KeyCache(s.key_cache_s, s.key_revocation_poll_s, s.key_last_use_every_s)
+    app.state.task_hub = TaskHub(rt)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
     install_openapi(app)
