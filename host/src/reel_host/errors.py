@@ -11,6 +11,7 @@
     ├── InvalidRequest (422 invalid_request)
     │   ├── UnknownGenerator (422 unknown_generator)
     │   └── InvalidParams (422 invalid_params)
+    ├── TooManyRequests (429 too_many_requests, with ``retry_after`` seconds)
     └── ServiceUnavailable (503 unavailable)
         └── NoWorker (503 no_worker)
 
@@ -76,6 +77,17 @@ class UnknownGenerator(InvalidRequest):
 
 class InvalidParams(InvalidRequest):
     code = "invalid_params"
+
+
+class TooManyRequests(ReelError):
+    """Over a limit (``reel_host.throttle``); the handler adds ``Retry-After``."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float, *, code: str | None = None,
+                 details: list[dict[str, Any]] | None = None):
+        super().__init__(message, details=details, code=code)
+        self.retry_after = max(0.0, float(retry_after))
 
 
 class ServiceUnavailable(ReelError):

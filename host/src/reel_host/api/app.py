@@ -12,7 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from reel_host import __version__
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
-from reel_host.api.limits import BodyLimitMiddleware
+from reel_host.api.limits import BodyLimitMiddleware, InputSanityMiddleware
+from reel_host.api.openapi import install_openapi
 from reel_host.api.overload import OverloadGuard
 from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
 from reel_host.lifecycle.dispatch import Reconciler
@@ -54,15 +55,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = rt
     app.state.worker_view = WorkerView()
-    app.state.key_cache = KeyCache()
+    s = rt.settings
+    app.state.key_cache = KeyCache(s.key_cache_s, s.key_revocation_poll_s, s.key_last_use_every_s)
     app.state.task_hub = TaskHub(rt)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
+    install_openapi(app)
     for module in (health, plugins, tasks, projects, workers, files):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
-    app.add_middleware(OverloadGuard, max_in_flight=rt.settings.api_max_concurrency)
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(BodyLimitMiddleware, max_bytes=s.max_body_bytes)
+    app.add_middleware(InputSanityMiddleware)
+    app.add_middleware(OverloadGuard, max_in_flight=s.api_max_concurrency)
+    origins = [o.strip().rstrip("/") for o in s.cors_origins.split(",") if o.strip()]
+    if origins:  # none configured: no CORS headers at all, so browsers keep to the same origin
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Prefer"],
+                           expose_headers=["Retry-After", "Idempotent-Replayed", "X-Request-ID"])
     return app

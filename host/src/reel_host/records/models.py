@@ -61,7 +61,10 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+    expires_at: Mapped[datetime | None]
+    # written at most once a minute per key and API process (reel_host.api.deps.KeyCache), not per request
+    last_used_at: Mapped[datetime | None]
 
 
 class Task(Base):
@@ -188,8 +191,9 @@ class CallbackSettings(Base):
     __tablename__ = "callback_settings"
 
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    signing_secret: Mapped[str | None] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # secrets are sealed with REEL_SEALING_KEYS (reel_host.sealing): a Fernet token, not the secret
+    signing_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_until: Mapped[datetime | None]
     rotated_at: Mapped[datetime | None]
     payload_url: Mapped[str | None] = mapped_column(String(1000))
@@ -256,3 +260,17 @@ class CallbackBreaker(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     open_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThrottleBucket(Base):
+    """One token bucket of ``reel_host.throttle``, shared by every API process.
+
+    ``stamp`` is epoch seconds as a float, so the refill arithmetic is the same SQL on SQLite
+    and PostgreSQL.
+    """
+
+    __tablename__ = "throttle_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    stamp: Mapped[float] = mapped_column(Float, index=True)

@@ -18,9 +18,10 @@ router = APIRouter(prefix="/admin/projects/{project_id}/callbacks", tags=["admin
 
 
 @router.get("", response_model=CallbackConfigPublic)
-def read_callback_config(project_id: str, session: SessionDep, _admin: AdminDep) -> CallbackConfigPublic:
+def read_callback_config(project_id: str, rt: RuntimeDep, session: SessionDep,
+                         _admin: AdminDep) -> CallbackConfigPublic:
     """The project's signing secret and Payload settings (the Payload API key is never returned)."""
-    return service.read_config(session, project_id)
+    return service.read_config(session, rt, project_id)
 
 
 @router.post("/secret/rotate", response_model=SigningSecretPublic)
@@ -33,10 +34,10 @@ def rotate_callback_secret(
 
 @router.put("/payload", response_model=PayloadSettingsPublic)
 def update_payload_settings(
-    project_id: str, body: PayloadSettingsUpdate, session: SessionDep, _admin: AdminDep
+    project_id: str, body: PayloadSettingsUpdate, rt: RuntimeDep, session: SessionDep, _admin: AdminDep
 ) -> PayloadSettingsPublic:
-    """Connect the project to PayloadCMS: base URL, auth collection slug, API key, optional uploads."""
-    return service.set_payload(session, project_id, body)
+    """Connect the project to PayloadCMS: base URL, auth collection slug, API key (stored sealed), uploads."""
+    return service.set_payload(session, rt, project_id, body)
 
 
 @router.delete("/payload", status_code=204)
