@@ -9,6 +9,7 @@
     │   └── IdempotencyMismatch (409 idempotency_key_reused)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── InvalidRequest (422 invalid_request)
+    ├── TooManyRequests (429 too_many_requests, with ``retry_after`` seconds)
     │   ├── UnknownGenerator (422 unknown_generator)
     │   └── InvalidParams (422 invalid_params)
     └── ServiceUnavailable (503 unavailable)
@@ -76,6 +77,16 @@ class UnknownGenerator(InvalidRequest):
 
 class InvalidParams(InvalidRequest):
     code = "invalid_params"
+
+
+class TooManyRequests(ReelError):
+    """Over a rate limit: answered 429 with a ``Retry-After`` header of ``retry_after`` seconds."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(ReelError):

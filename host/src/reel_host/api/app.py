@@ -9,7 +9,20 @@ from reel_host import __version__
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware
-from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
+from reel_host.api.routes import (
+    admin_callbacks,
+    auth,
+    callbacks,
+    files,
+    health,
+    members,
+    ops,
+    plugins,
+    projects,
+    results,
+    tasks,
+    workers,
+)
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
 from reel_host.settings import Settings, get_settings
@@ -33,7 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.key_cache = KeyCache()
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
-    for module in (health, plugins, tasks, projects, workers, files):
+    for module in (health, plugins, tasks, results, projects, workers, files, auth, members, ops):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)

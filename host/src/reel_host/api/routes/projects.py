@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from reel_host.api.deps import AdminDep, ProjectDep, RuntimeDep, SessionDep, WorkerViewDep
+from reel_host.api.access import PrincipalDep, ProjectMemberDep
+from reel_host.api.deps import AdminDep, RuntimeDep, SessionDep, WorkerViewDep
 from reel_host.schemas.tasks import KeyCreate, KeyCreated, ProjectCreate, ProjectPublic, TasksPublic, TaskStatus
-from reel_host.errors import NotFound
+from reel_host.errors import BadRequest
 from reel_host.services import auth
 from reel_host.services.tasks import list_tasks
 
@@ -17,16 +18,19 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 @router.get("/{project_id}/tasks", response_model=TasksPublic)
 def list_project_tasks(
-    project_id: str, rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, project: ProjectDep,
+    project_id: ProjectMemberDep, rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, who: PrincipalDep,
     status: Annotated[TaskStatus | None, Query(description="only tasks in this state")] = None,
     generator: Annotated[str | None, Query(max_length=200, description="only this generator's tasks")] = None,
+    mine: Annotated[bool, Query(description="only the logged-in person's own tasks (console logins)")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next` of the previous page")] = None,
 ) -> TasksPublic:
     """The project's tasks, newest first; another project's listing is 404."""
-    if project_id != project:
-        raise NotFound(f"project {project_id!r} not found", code="project_not_found")
-    return list_tasks(session, rt, view, project, status=status, generator=generator, limit=limit, cursor=cursor)
+    if mine and who.user_id is None:
+        raise BadRequest("mine=true needs a console login (an API key submits as nobody)",
+                         details=[{"field": "mine", "message": "needs a login"}])
+    return list_tasks(session, rt, view, project_id, status=status, generator=generator, limit=limit,
+                      cursor=cursor, created_by=who.user_id if mine else None)
 
 
 @router.post("", response_model=ProjectPublic, status_code=201)

@@ -7,7 +7,8 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep
+from reel_host.api.access import PrincipalDep
+from reel_host.api.deps import RuntimeDep, SessionDep
 from reel_host.schemas.tasks import WorkerPublic, WorkersPublic
 from reel_host.records.models import Worker
 from reel_host.services.catalog import live_cutoff
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/workers", tags=["workers"])
 
 @router.get("/status", response_model=WorkersPublic)
 def read_workers_status(
-    rt: RuntimeDep, session: SessionDep, _project: ProjectDep,
+    rt: RuntimeDep, session: SessionDep, _who: PrincipalDep,
     include_stopped: bool = Query(False, description="also list workers that stopped cleanly"),
 ) -> WorkersPublic:
     cutoff = live_cutoff(rt)
