@@ -95,9 +95,10 @@ class Settings(BaseSettings):
         default=None, description="mark the session cookie Secure; default: yes outside embedded mode")
     invitation_ttl_s: int = Field(default=7 * 24 * 3600, description="an invitation link works this long")
     reset_ttl_s: int = Field(default=24 * 3600, description="a password reset or setup link works this long")
-    login_burst: int = Field(default=5, description="login attempts an account or address may make at once")
-    login_rate_per_s: float = Field(
-        default=1 / 12, description="login attempts per second an account or address regains after a burst")
+    login_burst: int = Field(default=5, description="login attempts one account may take at once")
+    login_rate_per_s: float = Field(default=1 / 12, description="login attempts per second an account regains")
+    login_address_burst: int = Field(default=30, description="login attempts one client address may take at once")
+    login_address_rate_per_s: float = Field(default=0.5, description="login attempts per second an address regains")
     password_min_length: int = Field(default=10, description="shortest password accepted")
 
     @model_validator(mode="after")

@@ -15,26 +15,26 @@ if TYPE_CHECKING:
     from reel_host.runtime import Runtime
 
 _LOCK = threading.Lock()
-_BUCKETS: dict[str, tuple[float, float]] = {}  # key -> (tokens, at monotonic time)
 _MAX_KEYS = 100_000
 
 
 class Throttle:
     """Token buckets: ``burst`` hits at once, then ``rate_per_s`` hits per second."""
 
-    def __init__(self, rt: Runtime | None = None) -> None:
-        self.rt = rt
+    def __init__(self, rt: Runtime) -> None:
+        # buckets live with the runtime: one API process, one set (two apps in one test process stay apart)
+        self._buckets: dict[str, tuple[float, float]] = rt.__dict__.setdefault("_throttle_buckets", {})
 
     def hit(self, key: str, rate_per_s: float, burst: int) -> float | None:
         """Take one token for ``key``: None when allowed, else the seconds until one is free."""
         now = time.monotonic()
         with _LOCK:
-            tokens, at = _BUCKETS.get(key, (float(burst), now))
+            tokens, at = self._buckets.get(key, (float(burst), now))
             tokens = min(float(burst), tokens + (now - at) * rate_per_s)
             if tokens >= 1.0:
-                if len(_BUCKETS) >= _MAX_KEYS:
-                    _BUCKETS.clear()
-                _BUCKETS[key] = (tokens - 1.0, now)
+                if len(self._buckets) >= _MAX_KEYS:
+                    self._buckets.clear()
+                self._buckets[key] = (tokens - 1.0, now)
                 return None
-            _BUCKETS[key] = (tokens, now)
+            self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / rate_per_s if rate_per_s > 0 else float("inf")

@@ -125,8 +125,10 @@ def verify_password(user: User | None, password: str) -> bool:
 def authenticate(session: Session, settings: Settings, throttle: Throttle, email: str, password: str,
                  address: str | None) -> User:
     """The user these credentials log in, or one ``invalid_credentials`` error for every failure."""
-    for key in (f"login:account:{email_key(email)}", f"login:address:{address or '-'}"):
-        wait = throttle.hit(key, settings.login_rate_per_s, settings.login_burst)
+    for key, rate, burst in ((f"login:account:{email_key(email)}", settings.login_rate_per_s, settings.login_burst),
+                             (f"login:address:{address or '-'}", settings.login_address_rate_per_s,
+                              settings.login_address_burst)):
+        wait = throttle.hit(key, rate, burst)
         if wait is not None:
             raise TooManyRequests(f"too many login attempts; try again in {max(1, round(wait))} s", wait)
     user = find_user(session, email)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
@@ -23,8 +20,7 @@ from reel_host.schemas.tasks import (
     TaskLogsPublic,
     TaskPublic,
 )
-from reel_host.errors import NotFound, Unauthorized
-from reel_host.records.models import FINISHED, TaskAttempt, TaskLog
+from reel_host.records.models import TaskAttempt, TaskLog
 from reel_host.services import tasks as service
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
