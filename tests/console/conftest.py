@@ -16,7 +16,8 @@ LOGIN_BURST = 10
 @pytest.fixture(scope="module")
 def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Embedded, invite-only signup, one worker with the test plugin; nobody has signed up yet."""
-    env = {"REEL_SIGNUP": "invite", "REEL_LOGIN_BURST": str(LOGIN_BURST), "REEL_LOGIN_ADDRESS_BURST": "1000"}
+    env = {"REEL_SIGNUP": "invite", "REEL_LOGIN_BURST": str(LOGIN_BURST), "REEL_LOGIN_RATE_PER_S": "0.001",
+           "REEL_LOGIN_ADDRESS_BURST": "1000"}
     with make_stack("embedded", tmp_path_factory.mktemp("console"), env) as s:
         s.start_worker("testplugin", pool="main")
         yield s

@@ -251,7 +251,8 @@ def test_login_throttling__per_account(console_stack, admin):
 
 
 def test_login_throttling__per_address(tmp_path):
-    with make_stack("embedded", tmp_path, {"REEL_LOGIN_ADDRESS_BURST": "3"}) as s:
+    env = {"REEL_LOGIN_ADDRESS_BURST": "3", "REEL_LOGIN_ADDRESS_RATE_PER_S": "0.001"}
+    with make_stack("embedded", tmp_path, env) as s:
         codes = [Browser(s.url).login(f"u{i}@example.com", "wrong password").status_code for i in range(4)]
     assert codes == [401, 401, 401, 429]
 

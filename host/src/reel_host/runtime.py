@@ -27,7 +27,9 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.resolved_database_url)
+        s = self.settings
+        return make_engine(s.resolved_database_url, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow,
+                           pool_timeout_s=s.db_pool_timeout_s)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     admin_key: str | None = Field(default=None, description="bearer credential of admin endpoints")
 
     max_body_bytes: int = 1024 * 1024
+    api_max_concurrency: int = Field(
+        default=64, ge=1, description="requests in flight per API process; more are answered 503 + Retry-After")
+    api_threads: int = Field(default=40, ge=1, description="worker threads of one API process")
+    db_pool_size: int = Field(default=10, ge=1, description="database connections a process keeps open")
+    db_max_overflow: int = Field(default=20, ge=0, description="extra connections a process may open under load")
+    db_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="wait for a free connection before answering 503 (API) or retrying")
     signed_url_ttl_s: int = 3600
     sse_token_ttl_s: int = 600
     idempotency_ttl_s: int = 24 * 3600

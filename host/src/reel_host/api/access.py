@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reel_host.api.calls import ApiCall, parse_bearer
 from reel_host.api.deps import SessionDep, bearer_token
 from reel_host.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from reel_host.records.models import Task, User
@@ -181,3 +182,67 @@ def task_project(task_id: str, who: PrincipalDep, session: SessionDep) -> str:
 
 
 TaskProjectDep = Annotated[str, Depends(task_project)]
+
+
+# -- the one-thread-hop handlers (reel_host.api.calls) with a key or a login ---------------------
+
+
+@dataclass
+class AccessCall(ApiCall):
+    """An :class:`ApiCall` whose caller may be a key or a console login.
+
+    ``project_of`` (run in the handler's one thread) resolves the caller and answers the project
+    the route acts in: the task's (``task_id``), the path's (``project_id``), or a key's own.
+    """
+
+    task_id: str | None = None
+    project_id: str | None = None
+    who: Principal | None = None
+
+    def principal(self, session: Session) -> Principal:
+        if self.who is None:
+            self.who = principal(self.request, session, self.token)
+        return self.who
+
+    def project_of(self, session: Session) -> str:
+        who = self.principal(session)
+        if self.task_id is not None:
+            return task_project(self.task_id, who, session)
+        if self.project_id is not None:
+            return ProjectAccess()(self.project_id, who)
+        if who.kind == "key":
+            return who.key_project or ""
+        raise Unauthorized("this route acts for a project: use its task or project route")
+
+
+def _access_call(request: Request, authorization: str | None, **where: str) -> AccessCall:
+    state = request.app.state
+    return AccessCall(request, state.runtime, state.worker_view, parse_bearer(authorization), **where)
+
+
+async def access_call(
+    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    _b: Annotated[object, Depends(_bearer_scheme)] = None, _c: Annotated[object, Depends(_cookie_scheme)] = None,
+) -> AccessCall:
+    """Async (no threadpool hop): reads headers only; the caller is resolved in the handler's thread."""
+    return _access_call(request, authorization)
+
+
+async def task_call(
+    task_id: str, request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    _b: Annotated[object, Depends(_bearer_scheme)] = None, _c: Annotated[object, Depends(_cookie_scheme)] = None,
+) -> AccessCall:
+    return _access_call(request, authorization, task_id=task_id)
+
+
+async def project_call(
+    project_id: str, request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    _b: Annotated[object, Depends(_bearer_scheme)] = None, _c: Annotated[object, Depends(_cookie_scheme)] = None,
+) -> AccessCall:
+    return _access_call(request, authorization, project_id=project_id)
+
+
+AccessCallDep = Annotated[AccessCall, Depends(access_call)]
+TaskCallDep = Annotated[AccessCall, Depends(task_call)]
+ProjectCallDep = Annotated[AccessCall, Depends(project_call)]

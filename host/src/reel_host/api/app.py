@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -9,6 +13,7 @@ from reel_host import __version__
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware
+from reel_host.api.overload import OverloadGuard
 from reel_host.api.routes import (
     admin_callbacks,
     auth,
@@ -23,17 +28,26 @@ from reel_host.api.routes import (
     tasks,
     workers,
 )
+from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
 from reel_host.settings import Settings, get_settings
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "create_app"]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # the worker threads of this process, sized with its connection pool (REEL_API_THREADS)
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.runtime.settings.api_threads
+    yield
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the API; plugins are loaded once here, never per request."""
     rt = runtime or Runtime(settings or get_settings())
     app = FastAPI(
+        lifespan=_lifespan,
         title="Reel",
         version=__version__,
         description="Plugin-based GPU processor host: submit generation tasks, follow them, fetch outputs.",
@@ -51,5 +65,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
+    app.add_middleware(OverloadGuard, max_in_flight=rt.settings.api_max_concurrency)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     return app

@@ -12,16 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-from fastapi import Depends, Query, Request
+from fastapi import Request
 from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
-from reel_host.api.access import principal, task_project
-from reel_host.api.deps import RuntimeDep, SessionDep, bearer_token
-from reel_host.errors import NotFound, Unauthorized
+from reel_host.errors import NotFound
 from reel_host.records.models import FINISHED, TaskLog
 from reel_host.runtime import Runtime
 from reel_host.services import tasks as service
@@ -29,20 +27,6 @@ from reel_host.services.catalog import WorkerView
 
 NO_STATE = "0"
 LOG_PAGE = 500
-
-
-def events_project(
-    task_id: str, request: Request, rt: RuntimeDep, session: SessionDep,
-    bearer: Annotated[str | None, Depends(bearer_token)] = None,
-    token: Annotated[str | None, Query(description="signed token from /events/token")] = None,
-) -> str:
-    """The task's project: by a signed query token, else by the caller's key or login cookie."""
-    if token:
-        payload = rt.signer.read_events(token)
-        if payload is None or payload.get("task") != task_id:
-            raise Unauthorized("events token is invalid or expired")
-        return str(payload["p"])
-    return task_project(task_id, principal(request, session, bearer), session)
 
 
 def parse_last_event_id(value: str | None) -> tuple[int, str]:
@@ -63,11 +47,9 @@ def state_digest(public: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(seen).encode()).hexdigest()[:12]
 
 
-def task_event_stream(request: Request, rt: Runtime, view: WorkerView, project: str,
-                      task_id: str) -> EventSourceResponse:
-    """The SSE response for one task, resuming after the request's ``Last-Event-ID``."""
-    with rt.sessions() as session:
-        service.get_task(session, project, task_id)  # 404 before the stream starts
+def event_response(request: Request, rt: Runtime, view: WorkerView, project: str,
+                   task_id: str) -> EventSourceResponse:
+    """The SSE response for one task (already authorised), resuming after the request's ``Last-Event-ID``."""
     last_log, last_state = parse_last_event_id(request.headers.get("last-event-id"))
 
     def snapshot(after_log: int) -> tuple[dict[str, Any], list[TaskLog]]:

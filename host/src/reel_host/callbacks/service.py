@@ -5,15 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reel_host.schemas.callbacks import (
-    CallbackAttemptPublic,
-    CallbackConfigPublic,
-    CallbackDeliveriesPublic,
-    CallbackDeliveryPublic,
-    PayloadSettingsPublic,
-    PayloadSettingsUpdate,
-    SigningSecretPublic,
-)
 from reel_host.callbacks import signing
 from reel_host.callbacks.outbox import kick
 from reel_host.callbacks.payload import field_names
@@ -27,6 +18,15 @@ from reel_host.records.models import (
     utcnow,
 )
 from reel_host.runtime import Runtime
+from reel_host.schemas.callbacks import (
+    CallbackAttemptPublic,
+    CallbackConfigPublic,
+    CallbackDeliveriesPublic,
+    CallbackDeliveryPublic,
+    PayloadSettingsPublic,
+    PayloadSettingsUpdate,
+    SigningSecretPublic,
+)
 
 
 def list_deliveries(session: Session, task: Task) -> CallbackDeliveriesPublic:

@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+# A transaction that waits on a row lock, or sits idle while holding one (a process frozen,
+# or a time limit that fired between two statements), must not block the others forever.
+PG_SESSION_OPTIONS = "-c lock_timeout=15000 -c idle_in_transaction_session_timeout=60000"
+
+
+def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20, pool_timeout_s: float = 30.0) -> Engine:
     """A pooled engine; SQLite gets WAL and a busy timeout so API and worker share it."""
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -31,7 +36,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {"options": PG_SESSION_OPTIONS} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_timeout=pool_timeout_s, connect_args=connect_args)
 
 
 def rowcount(result: Result[Any]) -> int:

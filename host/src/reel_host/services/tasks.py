@@ -14,7 +14,6 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reel_host.schemas.tasks import ErrorInfo, OutputPublic, TaskCreate, TaskPublic, TasksPublic
 from reel_host.errors import (
     BadRequest,
     Conflict,
@@ -29,6 +28,7 @@ from reel_host.queue.celery_app import RUN_TASK, celery_priority, queue_for
 from reel_host.records.db import rowcount
 from reel_host.records.models import FINISHED, IdempotencyKey, Task, TaskOutput, new_id, utcnow
 from reel_host.runtime import Runtime
+from reel_host.schemas.tasks import ErrorInfo, OutputPublic, TaskCreate, TaskPublic, TasksPublic
 from reel_host.services.catalog import WorkerView, all_generators, local_generators
 from reel_host.services.events import TaskEvents
 

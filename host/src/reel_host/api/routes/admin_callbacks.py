@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from reel_host.api.deps import AdminDep, RuntimeDep, SessionDep
+from reel_host.callbacks import service
 from reel_host.schemas.callbacks import (
     CallbackConfigPublic,
     PayloadSettingsPublic,
@@ -12,7 +13,6 @@ from reel_host.schemas.callbacks import (
     SecretRotate,
     SigningSecretPublic,
 )
-from reel_host.callbacks import service
 
 router = APIRouter(prefix="/admin/projects/{project_id}/callbacks", tags=["admin"])
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep
+from reel_host.callbacks import service
+from reel_host.errors import NotFound
 from reel_host.schemas.callbacks import (
     CallbackDeliveriesPublic,
     CallbackDeliveryPublic,
     SigningSecretPublic,
 )
-from reel_host.callbacks import service
-from reel_host.errors import NotFound
 from reel_host.services.tasks import get_task
 
 router = APIRouter(tags=["callbacks"])

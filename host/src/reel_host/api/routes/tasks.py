@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
 from reel_host.api import events_stream
-from reel_host.api.access import PrincipalDep, TaskProjectDep
-from reel_host.api.deps import RuntimeDep, SessionDep, WorkerViewDep
+from reel_host.api.access import AccessCallDep, TaskCallDep
+from reel_host.api.calls import as_json
+from reel_host.errors import Unauthorized
+from reel_host.paths import API_PREFIX
+from reel_host.records.models import TaskAttempt, TaskLog
+from reel_host.runtime import Runtime
 from reel_host.schemas.tasks import (
     AttemptPublic,
     ErrorInfo,
@@ -20,84 +28,127 @@ from reel_host.schemas.tasks import (
     TaskLogsPublic,
     TaskPublic,
 )
-from reel_host.records.models import TaskAttempt, TaskLog
 from reel_host.services import tasks as service
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 @router.post("/submit", status_code=202, response_model=TaskPublic)
-def submit_task(
-    body: TaskCreate, response: Response, rt: RuntimeDep, session: SessionDep, view: WorkerViewDep,
-    who: PrincipalDep,
+async def submit_task(
+    body: TaskCreate, call: AccessCallDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> TaskPublic:
+) -> Response:
     """Queue a generation task; answers at once (202) without waiting for a worker."""
-    project = who.submit_project(body.project)
-    task, created = service.submit_task(session, rt, view, project, body, idempotency_key, created_by=who.user_id)
-    if not created:
-        response.headers["Idempotent-Replayed"] = "true"
-    return service.to_public(session, rt, view, task)
+    rt, view = call.rt, call.view
+
+    def work(session: Session) -> Response:
+        who = call.principal(session)  # a key's project, or one of a login's projects (body.project)
+        project = who.submit_project(body.project)
+        task, created = service.submit_task(session, rt, view, project, body, idempotency_key,
+                                            created_by=who.user_id)
+        headers = None if created else {"Idempotent-Replayed": "true"}
+        return as_json(service.to_public(session, rt, view, task), 202, headers)
+
+    return await call.run_open(work)
 
 
 @router.get("/{task_id}/status", response_model=TaskPublic)
-def read_task(task_id: str, rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, project: TaskProjectDep):
-    return service.to_public(session, rt, view, service.get_task(session, project, task_id))
+async def read_task(task_id: str, call: TaskCallDep) -> Response:
+    rt, view = call.rt, call.view
+    return await call.run(lambda session, project: service.to_public(
+        session, rt, view, service.get_task(session, project, task_id)))
 
 
 @router.delete("/{task_id}/cancel", response_model=TaskPublic)
-def cancel_task(task_id: str, rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, project: TaskProjectDep):
+async def cancel_task(task_id: str, call: TaskCallDep) -> Response:
     """Cancel a queued or running task (409 once it finished)."""
-    return service.to_public(session, rt, view, service.cancel_task(session, rt, project, task_id))
+    rt, view = call.rt, call.view
+    return await call.run(lambda session, project: service.to_public(
+        session, rt, view, service.cancel_task(session, rt, project, task_id)))
 
 
 @router.post("/{task_id}/retry", response_model=TaskPublic, status_code=202)
-def retry_task(task_id: str, rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, project: TaskProjectDep):
+async def retry_task(task_id: str, call: TaskCallDep) -> Response:
     """Run a failed or cancelled task again under the same id (attempts + 1)."""
-    return service.to_public(session, rt, view, service.retry_task(session, rt, project, task_id))
+    rt, view = call.rt, call.view
+    return await call.run(lambda session, project: service.to_public(
+        session, rt, view, service.retry_task(session, rt, project, task_id)), status_code=202)
 
 
 @router.get("/{task_id}/logs", response_model=TaskLogsPublic)
-def read_task_logs(task_id: str, session: SessionDep, project: TaskProjectDep,
-                   attempt: int | None = Query(None, ge=1, description="only this attempt")) -> TaskLogsPublic:
+async def read_task_logs(task_id: str, call: TaskCallDep,
+                         attempt: int | None = Query(None, ge=1, description="only this attempt")) -> Response:
     """What the generator logged (``ctx.log``) while it ran."""
-    task = service.get_task(session, project, task_id)
-    query = select(TaskLog).where(TaskLog.task_id == task.id).order_by(TaskLog.id)
-    if attempt is not None:
-        query = query.where(TaskLog.attempt == attempt)
-    rows = session.scalars(query.limit(5000))
-    return TaskLogsPublic(data=[TaskLogPublic(created_at=r.created_at, attempt=r.attempt, level=r.level,
-                                              message=r.message) for r in rows])
+    def work(session: Session, project: str) -> TaskLogsPublic:
+        task = service.get_task(session, project, task_id)
+        query = select(TaskLog).where(TaskLog.task_id == task.id).order_by(TaskLog.id)
+        if attempt is not None:
+            query = query.where(TaskLog.attempt == attempt)
+        rows = session.scalars(query.limit(5000))
+        return TaskLogsPublic(data=[TaskLogPublic(created_at=r.created_at, attempt=r.attempt, level=r.level,
+                                                  message=r.message) for r in rows])
+
+    return await call.run(work)
 
 
 @router.get("/{task_id}/attempts", response_model=list[AttemptPublic])
-def list_task_attempts(task_id: str, session: SessionDep, project: TaskProjectDep) -> list[AttemptPublic]:
+async def list_task_attempts(task_id: str, call: TaskCallDep) -> Response:
     """Every run of the task: worker, outcome and times."""
-    task = service.get_task(session, project, task_id)
-    rows = session.scalars(select(TaskAttempt).where(TaskAttempt.task_id == task.id).order_by(TaskAttempt.id))
-    return [AttemptPublic(number=r.number, worker=r.worker_id, status=r.status, started_at=r.started_at,
-                          finished_at=r.finished_at,
-                          error=ErrorInfo(code=r.error_code, message=r.error_message or "") if r.error_code else None)
-            for r in rows]
+    def work(session: Session, project: str) -> list[AttemptPublic]:
+        task = service.get_task(session, project, task_id)
+        rows = session.scalars(select(TaskAttempt).where(TaskAttempt.task_id == task.id).order_by(TaskAttempt.id))
+        return [AttemptPublic(number=r.number, worker=r.worker_id, status=r.status, started_at=r.started_at,
+                              finished_at=r.finished_at,
+                              error=ErrorInfo(code=r.error_code, message=r.error_message or "")
+                              if r.error_code else None)
+                for r in rows]
+
+    return await call.run(work)
 
 
 @router.post("/{task_id}/events/token", response_model=EventsToken)
-def create_events_token(task_id: str, rt: RuntimeDep, session: SessionDep, project: TaskProjectDep) -> EventsToken:
+async def create_events_token(task_id: str, call: TaskCallDep) -> Response:
     """A short-lived token for ``/events?token=`` (browsers' EventSource cannot send headers)."""
-    task = service.get_task(session, project, task_id)
-    token, expires = rt.signer.sign_events(task.id, project, rt.settings.sse_token_ttl_s)
-    url = f"{rt.settings.public_url.rstrip('/')}/api/v1/tasks/{task.id}/events?token={token}"
-    return EventsToken(token=token, url=url, expires_at=expires)
+    rt = call.rt
+
+    def work(session: Session, project: str) -> EventsToken:
+        task = service.get_task(session, project, task_id)
+        token, expires = rt.signer.sign_events(task.id, project, rt.settings.sse_token_ttl_s)
+        url = f"{rt.settings.public_url.rstrip('/')}{API_PREFIX}/tasks/{task.id}/events?token={token}"
+        return EventsToken(token=token, url=url, expires_at=expires)
+
+    return await call.run(work)
 
 
 @router.get("/{task_id}/events", response_class=EventSourceResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "task events"}})
-def stream_task_events(
-    task_id: str, request: Request, rt: RuntimeDep, view: WorkerViewDep,
-    project: Annotated[str, Depends(events_stream.events_project)],
+async def stream_task_events(
+    task_id: str, request: Request, call: TaskCallDep,
+    token: Annotated[str | None, Query(description="signed token from /events/token")] = None,
 ) -> EventSourceResponse:
     """Server-Sent Events: ``task`` (the task resource on each change) and ``log`` lines, until it ends.
 
-    Every event has an id; a client that reconnects with ``Last-Event-ID`` gets what it missed, once.
+    Every event has an id; reconnecting with ``Last-Event-ID`` resumes without gaps or repeats.
+    No database connection is held while the stream waits: each look is a short session.
     """
-    return events_stream.task_event_stream(request, rt, view, project, task_id)
+    rt, view = call.rt, call.view
+
+    def authorise(session: Session) -> str:
+        if token:
+            payload = rt.signer.read_events(token)
+            if payload is None or payload.get("task") != task_id:
+                raise Unauthorized("events token is invalid or expired")
+            project = str(payload["p"])
+        else:
+            project = call.project_of(session)
+        service.get_task(session, project, task_id)  # 404 before the stream starts
+        return project
+
+    project = await anyio.to_thread.run_sync(lambda: _with_session(rt, authorise))
+
+    return events_stream.event_response(request, rt, view, project, task_id)
+
+
+def _with_session(rt: Runtime, fn: Callable[[Session], str]) -> str:
+    with rt.sessions() as session:
+        return fn(session)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from reel_host.api.access import PrincipalDep
 from reel_host.api.deps import RuntimeDep, SessionDep
-from reel_host.schemas.tasks import WorkerPublic, WorkersPublic
 from reel_host.records.models import Worker
+from reel_host.schemas.tasks import WorkerPublic, WorkersPublic
 from reel_host.services.catalog import live_cutoff
 
 router = APIRouter(prefix="/workers", tags=["workers"])
