@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from reel_host import __version__
+from reel_host.api.console import install_console
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
+    install_console(app)  # the router's fallback: client routes where no API route matched
     app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
     app.add_middleware(OverloadGuard, max_in_flight=rt.settings.api_max_concurrency)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
