@@ -8,8 +8,8 @@ export function describe(task: Task): string {
     return task.queue_position ? `queued: position ${task.queue_position}` : "queued";
   }
   if (task.status === "running") return task.message || "running";
-  if (task.status === "failed") return task.error ? `failed: ${task.error.message}` : "failed";
-  return task.status;
+  if (task.status === "failed") return task.error ? task.error.message : "";
+  return task.message && task.message !== task.status ? task.message : "";
 }
 
 export function ProgressView({ task }: { task: Task }) {

@@ -43,7 +43,7 @@ export function uiSchemaFor(schema: Json, hidden: string[] = []): UiSchema {
     const entry: Record<string, unknown> = {};
     if (hidden.includes(name)) entry["ui:widget"] = "hidden";
     else if (field.type === "string" && !field.enum &&
-      (name.includes("prompt") || name === "text" || Number(field.maxLength ?? 0) > 200)) {
+      (name.includes("prompt") || name === "text" || Number(field.maxLength ?? 0) > 1000)) {
       entry["ui:widget"] = "textarea";
       entry["ui:options"] = { rows: name === "prompt" ? 4 : 2 };
     } else if ((field.type === "integer" || field.type === "number") &&
