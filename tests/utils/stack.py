@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,9 @@ FAST = {
     "REEL_RETRY_BACKOFF_S": "0.2",
     "REEL_RETRY_BACKOFF_MAX_S": "1",
     "REEL_EVENTS_POLL_S": "0.05",
+    "REEL_DISPATCH_POLL_S": "0.1",
+    "REEL_RECONCILE_S": "0.5",
+    "REEL_REDISPATCH_AFTER_S": "2",
 }
 
 
@@ -196,8 +199,9 @@ class Stack:
         return r.json()
 
     def follow(self, task_id: str, until: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
-               timeout: float = 60, key: str | None = None) -> dict[str, Any]:
-        """Read the task's SSE stream until it reaches one of ``until`` (no polling sleeps)."""
+               timeout: float = 60, key: str | None = None,
+               where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """Read the task's SSE stream until it reaches one of ``until`` (and ``where`` holds), without polling."""
         last: dict[str, Any] = {}
         with httpx.Client(timeout=httpx.Timeout(timeout)) as c, c.stream(
             "GET", f"{self.url}/api/v1/tasks/{task_id}/events",
@@ -213,7 +217,7 @@ class Stack:
                     event = line[6:].strip()
                 elif line.startswith("data:") and event == "task":
                     last = json.loads(line[5:])
-                    if last["status"] in until:
+                    if last["status"] in until and (where is None or where(last)):
                         return last
         raise AssertionError(f"task {task_id} did not reach {until}; last seen {last}\n"
                              + "\n".join(w.log()[-3000:] for w in self.workers))
@@ -231,16 +235,22 @@ class Stack:
 
 
 @contextmanager
-def make_stack(mode: str, tmp: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def make_stack(mode: str, tmp: Path, extra_env: dict[str, str] | None = None, *,
+               database_url: str | None = None, broker_url: str | None = None) -> Iterator[Stack]:
+    """A stack in ``mode``; ``database_url``/``broker_url`` point a distributed one at private servers."""
     port = free_port()
     env = {**FAST, "REEL_HOME": str(tmp / "home"), "REEL_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "REEL_SECRET_KEY": secrets.token_urlsafe(16), **(extra_env or {})}
     cleanup = []
     if mode == "distributed":
-        db_name, db_url = create_pg_database()
         prefix = f"reeltest-{secrets.token_hex(4)}:"
-        env.update({"REEL_DATABASE_URL": db_url, "REEL_BROKER_URL": REDIS_URL, "REEL_BROKER_PREFIX": prefix})
-        cleanup += [lambda: drop_pg_database(db_name), lambda: clear_redis_prefix(prefix)]
+        env.update({"REEL_BROKER_URL": broker_url or REDIS_URL, "REEL_BROKER_PREFIX": prefix})
+        if broker_url is None:
+            cleanup.append(lambda: clear_redis_prefix(prefix))
+        if database_url is None:
+            db_name, database_url = create_pg_database()
+            cleanup.append(lambda: drop_pg_database(db_name))
+        env["REEL_DATABASE_URL"] = database_url
     settings = settings_from_env(env)
     api = ApiServer(settings, port)
     api.runtime.migrate()

@@ -57,10 +57,5 @@ class Runtime:
             )
         return self._registry
 
-    def __post_init__(self) -> None:
-        from reel_host.callbacks import install
-
-        install()  # the callback outbox hears every task event this process records
-
     def migrate(self) -> None:
         migrate(self.engine)

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     retry_backoff_s: float = 10.0
     retry_backoff_max_s: float = 600.0
     worker_lost_max: int = Field(default=3, description="re-runs of a task whose worker died, before it fails")
+    api_reconciler: bool = Field(default=True, description="API processes run the reconciler too")
+    dispatch_poll_s: float = Field(default=1.0, gt=0, description="how often the reconciler sends due tasks")
+    reconcile_s: float = Field(
+        default=5.0, gt=0, description="how often lost workers and messages lost by the broker are looked for")
+    redispatch_after_s: float = Field(
+        default=30.0, ge=0, description="a queued task's message missing from the broker this long is sent again")
+    record_retry_s: float = Field(
+        default=300.0, ge=0,
+        description="how long a worker retries recording a run's outcome while the database is away")
     heartbeat_s: float = 10.0
     worker_lost_after_s: float = 30.0
     cancel_grace_s: float = Field(

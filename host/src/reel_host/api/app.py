@@ -29,6 +29,7 @@ from reel_host.api.routes import (
     tasks,
     workers,
 )
+from reel_host.lifecycle.dispatch import Reconciler
 from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
@@ -40,8 +41,15 @@ __all__ = ["API_PREFIX", "create_app"]
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # the worker threads of this process, sized with its connection pool (REEL_API_THREADS)
-    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.runtime.settings.api_threads
-    yield
+    rt = app.state.runtime
+    anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
+    # dispatches due tasks, re-sends lost messages and reaps lost workers, even with no worker alive
+    reconciler = Reconciler(rt).start() if rt.settings.api_reconciler else None
+    try:
+        yield
+    finally:
+        if reconciler is not None:
+            reconciler.stop()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

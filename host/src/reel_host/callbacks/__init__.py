@@ -1,6 +1,6 @@
 """Callbacks: signed webhooks and PayloadCMS updates, sent from a durable outbox.
 
-    task event ──(same transaction)──▶ outbox.record_event ──▶ callback_deliveries rows
+    lifecycle transition ──(same transaction)──▶ outbox.record_event ──▶ callback_deliveries rows
                                               │ after commit: a kick on queue reel.callbacks
                                               ▼
     `reel callbacks` (Celery, threads) ──▶ delivery.deliver_task ──▶ webhook POST | Payload PATCH
@@ -15,14 +15,3 @@ the REST API reads and changes).
 """
 
 from __future__ import annotations
-
-
-def install() -> None:
-    """Register the outbox sink on task events (idempotent; every Reel process calls it)."""
-    from reel_host.callbacks.outbox import record_event
-    from reel_host.services.events import add_sink
-
-    add_sink(record_event)
-
-
-__all__ = ["install"]

@@ -83,7 +83,7 @@ def _gone(session: Session, task_id: str) -> bool:
 
 def snapshot(session: Session, rt: Runtime, task: Task, event: str) -> dict[str, Any]:
     """The task as the status endpoint shows it; output URLs are signed afresh at each send."""
-    from reel_host.services.tasks import to_public
+    from reel_host.services.views import to_public
 
     data = to_public(session, rt, _VIEW, task).model_dump(mode="json")
     keys = {o.name: o.storage_key for o in task.outputs}

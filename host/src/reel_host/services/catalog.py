@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -58,16 +57,11 @@ def local_generators(rt: Runtime) -> dict[str, GeneratorInfo]:
     return out
 
 
-def live_cutoff(rt: Runtime) -> datetime:
-    return datetime.now(UTC) - timedelta(seconds=rt.settings.worker_lost_after_s)
-
-
 def live_workers(session: Session, rt: Runtime) -> list[Worker]:
-    return list(
-        session.scalars(
-            select(Worker).where(Worker.status == "online", Worker.last_heartbeat >= live_cutoff(rt))
-        )
-    )
+    """Workers online that beat within REEL_WORKER_LOST_AFTER_S, by the database's clock."""
+    from reel_host.lifecycle.workers import is_live
+
+    return list(session.scalars(select(Worker).where(is_live(session, rt))))
 
 
 class WorkerView:

@@ -40,10 +40,19 @@ def check_output(path: Path, media_type: str, settings: Settings) -> int:
     return size
 
 
-def output_key(project: str, task_id: str, name: str) -> str:
-    """``projects/<project>/tasks/<task>/<file>``, with the file name made safe."""
-    safe = _SAFE_NAME.sub("_", Path(name).name).strip("._") or "output"
-    return f"projects/{project}/tasks/{task_id}/{safe}"
+def safe_name(name: str) -> str:
+    """A file name every storage accepts: letters, digits, ``.``, ``_`` and ``-``."""
+    return _SAFE_NAME.sub("_", Path(name).name).strip("._") or "output"
+
+
+def output_key(project: str, task_id: str, name: str, attempt: int = 1, run: int = 0) -> str:
+    """``projects/<project>/tasks/<task>/a<attempt>[r<run>]/<file>``, with the file name made safe.
+
+    Each run stores under its own segment, so a superseded or cancelled run that is still
+    uploading can neither overwrite nor delete the objects of the run that replaced it.
+    """
+    segment = f"a{attempt}" + (f"r{run}" if run else "")
+    return f"projects/{project}/tasks/{task_id}/{segment}/{safe_name(name)}"
 
 
 class Storage(ABC):

@@ -10,7 +10,7 @@ from celery.signals import worker_process_init
 
 from reel_host.queue.celery_app import RUN_TASK, time_limit_for
 from reel_host.runtime import Runtime
-from reel_host.worker.execute import TaskRunner
+from reel_host.worker.execute import TaskRunner, run_message
 from reel_host.worker.requests import make_request_class
 
 log = logging.getLogger("reel.worker")
@@ -49,7 +49,7 @@ def bind_worker_tasks(rt: Runtime, worker_id: str, device: str, taken: list[str]
         Request=make_request_class(rt, worker_id, soft_limit_of),
     )
     def run(self, task_id: str, attempt: int, generator: str | None = None) -> str:  # type: ignore[no-untyped-def]
-        return runner().run(task_id, int(attempt))
+        return run_message(runner(), task_id, int(attempt))
 
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_kwargs) -> None:  # type: ignore[no-untyped-def]

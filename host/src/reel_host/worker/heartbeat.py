@@ -1,24 +1,21 @@
 """The worker's heartbeat: what it carries, written to the records every few seconds.
 
-Each beat also refreshes the GPU readings (free memory, utilisation) and sweeps for
-tasks left ``running`` by workers that stopped heartbeating
-(:func:`reel_host.services.recovery.requeue_lost_tasks`), so lost work is re-queued
-as long as any worker is alive.
+A beat is stamped with the database server's clock (never the worker's), and a GPU
+probe that fails keeps the last readings instead of skipping the beat, so a healthy
+worker is never taken for lost. The worker also runs a reconciler
+(:class:`reel_host.lifecycle.dispatch.Reconciler`, as API processes do) that re-queues
+tasks of lost workers and sends due or lost messages.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from reel_host.records.models import Worker, utcnow
+from reel_host.lifecycle import workers
+from reel_host.lifecycle.dispatch import Reconciler
 from reel_host.runtime import Runtime
-from reel_host.services.recovery import requeue_lost_tasks
 from reel_host.worker.gpus import probe_gpus
 
 log = logging.getLogger("reel.worker.heartbeat")
@@ -37,56 +34,53 @@ class Heartbeat:
         self.ready = False  # "starting" until Celery consumes its queues
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reel-heartbeat", daemon=True)
+        self.reconciler = Reconciler(rt)
 
     def start(self) -> None:
-        self.beat()
+        try:
+            self.beat()
+        except Exception:
+            log.exception("first heartbeat failed; retrying every %ss", self.rt.settings.heartbeat_s)
         self._thread.start()
 
     def mark_ready(self) -> None:
         self.ready = True
-        self.beat()
+        try:
+            self.beat()
+        except Exception:
+            log.exception("heartbeat failed")
+        self.reconciler.start()
 
     def stop(self) -> None:
         self._stop.set()
-        with self.rt.sessions() as session:
-            worker = session.get(Worker, self.worker_id)
-            if worker is not None:
-                worker.status, worker.current_task_id = "stopped", None
-                session.commit()
+        self.reconciler.stop()
+        try:
+            with self.rt.sessions() as session:
+                workers.stopped(session, self.worker_id)
+        except Exception:
+            log.exception("could not record this worker as stopped; it will be taken for lost")
 
     def _loop(self) -> None:
         while not self._stop.wait(self.rt.settings.heartbeat_s):
+            self.refresh_gpus()
             try:
-                self.refresh_gpus()
                 self.beat()
-            except Exception:
-                log.exception("heartbeat failed")
-            if self.ready:
-                try:
-                    requeue_lost_tasks(self.rt)
-                except Exception:
-                    log.exception("sweeping tasks of lost workers failed")
+            except Exception as exc:
+                log.warning("heartbeat failed (%s: %s); next try in %ss", type(exc).__name__, exc,
+                            self.rt.settings.heartbeat_s)
 
     def refresh_gpus(self) -> None:
-        """Read free memory and utilisation again (a CPU worker stays one)."""
-        if self.advert.get("gpus"):
+        """Read free memory and utilisation again; on a probe error keep the last readings."""
+        if not self.advert.get("gpus"):
+            return
+        try:
             gpus = probe_gpus(self.gpu_indices)
-            if gpus:
-                self.advert["gpus"] = [g.to_dict() for g in gpus]
+        except Exception as exc:
+            log.warning("GPU probe failed (%s); the heartbeat keeps the last readings", exc)
+            return
+        if gpus:
+            self.advert["gpus"] = [g.to_dict() for g in gpus]
 
     def beat(self) -> None:
         with self.rt.sessions() as session:
-            self._upsert(session)
-            session.commit()
-
-    def _upsert(self, session: Session) -> None:
-        worker = session.get(Worker, self.worker_id)
-        if worker is None:
-            worker = Worker(
-                id=self.worker_id, hostname=socket.gethostname(), pid=os.getpid(), started_at=utcnow()
-            )
-            session.add(worker)
-        for key, value in self.advert.items():
-            setattr(worker, key, value)
-        worker.status = "online" if self.ready else "starting"
-        worker.last_heartbeat = utcnow()
+            workers.beat(session, self.worker_id, self.advert, self.ready)

@@ -5,7 +5,7 @@ which survives the child. It gives each message the time limits of its generator
 (soft: the limit, raised in the child as ``SoftTimeLimitExceeded``; hard: the limit
 plus ``REEL_CANCEL_GRACE_S``, when the main process kills the child), records a hard
 timeout as ``time_limit_exceeded``, and decides what happens to the message of a
-child that died (see :mod:`reel_host.services.recovery`).
+child that died (see :mod:`reel_host.lifecycle.lost`).
 """
 
 from __future__ import annotations
@@ -17,66 +17,21 @@ from typing import Any
 from celery.exceptions import WorkerLostError
 from celery.worker.request import Request
 from celery.worker.state import task_ready
-from sqlalchemy import update
 
-from reel_host.records.db import rowcount
-from reel_host.records.models import Task, TaskAttempt, Worker, utcnow
+from reel_host.lifecycle.lost import TIME_LIMIT_CODE, child_lost, close_dead_run, fail_for_time_limit
 from reel_host.runtime import Runtime
-from reel_host.services.events import TaskEvents
-from reel_host.services.recovery import child_lost, close_dead_run
 
 log = logging.getLogger("reel.worker")
 
-TIME_LIMIT_CODE = "time_limit_exceeded"
 # billiard checks time limits once a second: a smaller gap could skip the soft limit
 MIN_HARD_GAP_S = 2.0
+
+__all__ = ["TIME_LIMIT_CODE", "hard_gap", "make_request_class"]
 
 
 def hard_gap(rt: Runtime) -> float:
     """Seconds between a run's soft limit and the hard one that kills its process."""
     return max(rt.settings.cancel_grace_s, MIN_HARD_GAP_S)
-
-
-def time_limit_message(soft: float) -> str:
-    return f"the task ran past its time limit of {soft:g}s and was stopped"
-
-
-def fail_for_time_limit(rt: Runtime, worker_id: str, task_id: str, attempt: int, soft: float) -> bool:
-    """Record a run stopped at its hard time limit (fenced by attempt); True if recorded."""
-    message = time_limit_message(soft) + f" (killed {hard_gap(rt):g}s after it ignored the soft limit)"
-    now = utcnow()
-    with rt.sessions() as session:
-        done = session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.attempts == attempt, Task.status == "running")
-            .values(
-                status="failed",
-                error_code=TIME_LIMIT_CODE,
-                error_message=message,
-                message="failed",
-                finished_at=now,
-                updated_at=now,
-            )
-        )
-        if rowcount(done) == 0:
-            session.rollback()
-            return False
-        session.execute(
-            update(TaskAttempt)
-            .where(TaskAttempt.task_id == task_id, TaskAttempt.finished_at.is_(None))
-            .values(status="failed", error_code=TIME_LIMIT_CODE, error_message=message, finished_at=now)
-        )
-        session.execute(
-            update(Worker)
-            .where(Worker.id == worker_id, Worker.current_task_id == task_id)
-            .values(current_task_id=None)
-        )
-        task = session.get(Task, task_id)
-        if task is not None:
-            session.refresh(task)
-            TaskEvents(rt).emit(session, task, "failed")
-        session.commit()
-    return True
 
 
 def make_request_class(
@@ -103,7 +58,7 @@ def make_request_class(
             target = self.reel_task
             if not soft and target is not None:
                 try:
-                    if fail_for_time_limit(rt, worker_id, *target, self.reel_soft_limit):
+                    if fail_for_time_limit(rt, worker_id, *target, self.reel_soft_limit, gap):
                         log.error(
                             "task %s attempt %s: hard time limit of %ss reached; killing its process",
                             *target,

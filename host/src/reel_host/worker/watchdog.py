@@ -5,7 +5,7 @@ Cancellation is cooperative first: the generator's ``ctx.progress()`` raises
 asks, so this thread in the worker's main process watches the runs its children
 hold; when a run's record is no longer ``running`` on this attempt (cancelled,
 superseded) for longer than ``REEL_CANCEL_GRACE_S``, it SIGKILLs that child. Celery
-sees a lost child, :func:`reel_host.services.recovery.child_lost` finds the task
+sees a lost child, :func:`reel_host.lifecycle.lost.child_lost` finds the task
 cancelled and acknowledges the message, and the pool starts a fresh child.
 """
 

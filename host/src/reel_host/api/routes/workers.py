@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from reel_host.api.access import PrincipalDep
 from reel_host.api.deps import RuntimeDep, SessionDep
+from reel_host.lifecycle.fence import ago
 from reel_host.records.models import Worker
 from reel_host.schemas.tasks import WorkerPublic, WorkersPublic
-from reel_host.services.catalog import live_cutoff
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 
@@ -21,11 +21,11 @@ def read_workers_status(
     rt: RuntimeDep, session: SessionDep, _who: PrincipalDep,
     include_stopped: bool = Query(False, description="also list workers that stopped cleanly"),
 ) -> WorkersPublic:
-    cutoff = live_cutoff(rt)
     data = []
-    for w in session.scalars(select(Worker).order_by(Worker.pool, Worker.id)):
+    beating = Worker.last_heartbeat >= ago(session, rt.settings.worker_lost_after_s)  # the database's clock
+    for w, fresh in session.execute(select(Worker, beating).order_by(Worker.pool, Worker.id)):
         status: Literal["online", "lost", "stopped"] = (
-            "stopped" if w.status == "stopped" else ("online" if w.last_heartbeat >= cutoff else "lost")
+            "stopped" if w.status == "stopped" else ("online" if fresh else "lost")
         )
         if status == "stopped" and not include_stopped:
             continue

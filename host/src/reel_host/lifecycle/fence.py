@@ -1,0 +1,119 @@
+"""The pieces every transition uses: fenced updates, database time, events, the shield."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, func, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from reel_host.lifecycle.status import TaskStatus
+from reel_host.records.models import Task, TaskAttempt, utcnow
+
+if TYPE_CHECKING:
+    from reel_host.runtime import Runtime
+
+# the records database is unreachable, restarting or out of connections (retry later)
+DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
+
+# billiard raises a run's soft time limit as an exception from this signal's handler
+_SOFT_LIMIT_SIGNAL = getattr(signal, "SIGUSR1", None)
+
+
+def now_of(session: Session) -> Any:
+    """"Now" as the database server knows it (PostgreSQL), so no worker's clock decides.
+
+    SQLite is the embedded mode: one machine, one clock, and Python's time is that clock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.now()
+    return utcnow()
+
+
+def ago(session: Session, seconds: float) -> Any:
+    """The database's "now" minus ``seconds``, for liveness cutoffs."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.now() - timedelta(seconds=seconds)
+    return utcnow() - timedelta(seconds=seconds)
+
+
+def fenced_update(
+    session: Session,
+    task_id: str,
+    *,
+    expect: TaskStatus | Iterable[TaskStatus],
+    attempt: int | None = None,
+    where: Iterable[ColumnElement[bool]] = (),
+    **values: Any,
+) -> Task | None:
+    """Change the task only if it is still in ``expect`` (and at ``attempt``); return its new row.
+
+    One ``UPDATE … RETURNING`` round trip: the caller gets the row as committed without
+    reading it again, or None when the fence did not hold (cancelled, superseded, finished).
+    """
+    statuses = [expect] if isinstance(expect, TaskStatus) else list(expect)
+    conditions: list[ColumnElement[bool]] = [Task.id == task_id, Task.status.in_([str(s) for s in statuses])]
+    if attempt is not None:
+        conditions.append(Task.attempts == attempt)
+    conditions.extend(where)
+    values.setdefault("updated_at", now_of(session))
+    stmt = update(Task).where(*conditions).values(**values).returning(Task)
+    options = {"synchronize_session": False, "populate_existing": True}
+    return session.execute(stmt, execution_options=options).scalars().first()
+
+
+def close_attempt_rows(
+    session: Session, task_id: str, status: str, code: str | None, message: str | None,
+    *, number: int | None = None, run: int | None = None, worker_id: str | None = None,
+) -> None:
+    """Close the task's open attempt rows (only one run's, when ``number``/``run``/``worker_id`` say so)."""
+    conditions = [TaskAttempt.task_id == task_id, TaskAttempt.finished_at.is_(None)]
+    if number is not None:
+        conditions.append(TaskAttempt.number == number)
+    if run is not None:
+        conditions.append(TaskAttempt.run == run)
+    if worker_id is not None:
+        conditions.append(TaskAttempt.worker_id == worker_id)
+    session.execute(
+        update(TaskAttempt).where(*conditions)
+        .values(status=status, error_code=code, error_message=message, finished_at=now_of(session)),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def emit(session: Session, rt: Runtime, task: Task, event: str) -> None:
+    """Record the task event in the callbacks outbox, inside the transition's transaction."""
+    from reel_host.callbacks.outbox import record_event
+
+    record_event(session, rt, task, event)
+
+
+def wants_progress_events(task: Task) -> bool:
+    """Only a task with a CMS document or a callback asking for progress records progress events."""
+    return bool(task.cms) or "progress" in ((task.callback or {}).get("events") or ())
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Hold a soft time limit back while a record write runs; it is raised right after.
+
+    A ``SoftTimeLimitExceeded`` raised between two statements of a transaction left a
+    connection idle in transaction holding the task's row lock, and the main process's
+    time-limit write then waited on it forever. Blocking the signal in the run's thread
+    keeps it pending until the write is done; the shield costs two system calls.
+    """
+    if _SOFT_LIMIT_SIGNAL is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {_SOFT_LIMIT_SIGNAL})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -1,0 +1,66 @@
+"""The public view of a task (what status, listings, events and callbacks show)."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from reel_host.lifecycle.status import TaskStatus
+from reel_host.records.models import Task
+from reel_host.runtime import Runtime
+from reel_host.schemas.tasks import ErrorInfo, OutputPublic, TaskPublic
+from reel_host.services.catalog import WorkerView
+
+
+def queue_position(session: Session, task: Task) -> int | None:
+    """1 for the next task its queue will run; None once it left the queue."""
+    if task.status != TaskStatus.QUEUED:
+        return None
+    ahead = session.scalar(
+        select(func.count()).select_from(Task).where(
+            Task.generator == task.generator,
+            Task.status == TaskStatus.QUEUED,
+            Task.id != task.id,
+            or_(
+                Task.priority > task.priority,
+                and_(Task.priority == task.priority, Task.queued_at < task.queued_at),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def to_public(session: Session, rt: Runtime, view: WorkerView, task: Task) -> TaskPublic:
+    ttl = rt.settings.signed_url_ttl_s
+    outputs = [
+        OutputPublic(
+            name=o.name,
+            url=rt.storage.url(o.storage_key, media_type=o.media_type, filename=o.name, ttl_s=ttl),
+            media_type=o.media_type,
+            bytes=o.bytes,
+            metadata=o.meta or {},
+        )
+        for o in task.outputs
+    ] if task.status == TaskStatus.SUCCEEDED else []
+    waiting = task.status == TaskStatus.QUEUED and view.carriers(session, rt, task.generator) == 0
+    message = task.message
+    if waiting:
+        message = f"waiting for a worker: no live worker carries generator {task.generator!r}"
+    return TaskPublic(
+        id=task.id,
+        project=task.project_id,
+        generator=task.generator,
+        status=task.status,  # type: ignore[arg-type]
+        progress=task.progress,
+        message=message,
+        attempts=task.attempts,
+        priority=task.priority,
+        queue_position=queue_position(session, task),
+        waiting_for_worker=waiting,
+        params=task.params,
+        outputs=outputs,
+        error=ErrorInfo(code=task.error_code, message=task.error_message or "") if task.error_code else None,
+        created_at=task.created_at,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+    )
