@@ -215,9 +215,11 @@ class AccessCall(ApiCall):
         raise Unauthorized("this route acts for a project: use its task or project route")
 
 
-def _access_call(request: Request, authorization: str | None, **where: str) -> AccessCall:
+def _access_call(request: Request, authorization: str | None, task_id: str | None = None,
+                 project_id: str | None = None) -> AccessCall:
     state = request.app.state
-    return AccessCall(request, state.runtime, state.worker_view, parse_bearer(authorization), **where)
+    return AccessCall(request, state.runtime, state.worker_view, parse_bearer(authorization), task_id=task_id,
+                      project_id=project_id)
 
 
 async def access_call(

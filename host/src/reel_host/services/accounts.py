@@ -115,6 +115,7 @@ def set_password(session: Session, settings: Settings, user: User, password: str
 
 def verify_password(user: User | None, password: str) -> bool:
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    ok: bool
     try:
         ok = _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
