@@ -40,7 +40,11 @@ const csrf: Middleware = {
   },
 };
 
-export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
+export const api = createClient<paths>({
+  baseUrl: typeof window === "undefined" ? "" : window.location.origin,
+  credentials: "same-origin",
+  fetch: (request: Request) => globalThis.fetch(request), // looked up per call (tests stub it)
+});
 api.use(csrf);
 
 /** Unwrap an openapi-fetch answer: the data, or an ApiError with the envelope's code and details. */
