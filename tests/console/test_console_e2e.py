@@ -1,5 +1,6 @@
-"""The console end to end in headless Chromium (Debian's, driven by Playwright) against a real stack
-whose worker runs the shipped generators on tiny random-weight models.
+"""The console end to end in headless Chromium (Debian's, driven by Playwright) against ``reel up``
+(API, worker and sender in subprocesses) whose worker runs the shipped generators on tiny
+random-weight models (and the test plugin, for a task slow enough to cancel).
 
 first run (admin) → invite → the invited person signs up → a portrait video (the default) and a
 landscape one, the progress bar advancing → both play in the gallery with their orientation →
@@ -9,13 +10,20 @@ an image and an audio result play → cancel and retry → logout → a person o
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.utils.stack import Stack, make_stack
+from tests.utils.stack import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 STATIC = Path(__file__).resolve().parents[2] / "host" / "src" / "reel_host" / "console" / "static" / "index.html"
@@ -53,21 +61,69 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@dataclass
+class ReelUp:
+    """``reel up`` in a subprocess: API, worker and callback sender, as a person runs it."""
+
+    url: str
+    home: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def key(self) -> str:
+        return (self.home / "dev-key").read_text().strip()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {self.key}"})
+
+    def reel(self, *args: str) -> str:
+        env = {**os.environ, "REEL_HOME": str(self.home), "REEL_PUBLIC_URL": self.url}
+        return subprocess.run([sys.executable, "-m", "reel_host.cli.main", *args], env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+
+def _wait(what: str, probe, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"reel up exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if probe():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"reel up: {what} did not happen in {timeout} s:\n{log.read_text()[-4000:]}")
+
+
 @pytest.fixture(scope="module")
-def media_stack(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = {"REEL_ALLOWED_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the API validates `model` against the same allowed set
+def reel_up(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReelUp]:
+    tmp = tmp_path_factory.mktemp("reel-up")
+    port = free_port()
+    env = {**os.environ, "REEL_HOME": str(tmp / "home"), "REEL_PORT": str(port),
+           "REEL_ALLOWED_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "REEL_HEARTBEAT_S": "0.5", "REEL_EVENTS_POLL_S": "0.05"}
+    log = tmp / "reel-up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "up"], env=env, cwd=tmp, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    up = ReelUp(f"http://127.0.0.1:{port}", tmp / "home", proc, log)
     try:
-        with make_stack("embedded", tmp_path_factory.mktemp("console-e2e")) as stack:
-            stack.start_worker("image,video,audio,testplugin", pool="media", extra_env=env)
-            yield stack
+        _wait("the API answering", lambda: httpx.get(up.url + "/api/v1/health", timeout=5).status_code == 200,
+              proc, log)
+        with up.client() as c:
+            _wait("a worker coming online", lambda: any(
+                w["status"] == "online" for w in c.get("/workers/status").json()["data"]), proc, log)
+        yield up
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 class Screens:
@@ -133,12 +189,12 @@ def submit_form(page, fields: dict[str, str]) -> str:
     return page.url.rsplit("/", 1)[1]
 
 
-def test_console__the_whole_journey(media_stack, tiny_root, browser, tmp_path):
+def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
     screens = Screens(tmp_path / "screens")
     wan, sd, bark = str(tiny_root / "wan"), str(tiny_root / "sd"), str(tiny_root / "bark")
 
     # 1. first run: the first visitor of an embedded deployment creates the admin
-    admin = new_page(browser, media_stack.url)
+    admin = new_page(browser, reel_up.url)
     admin.goto("/")
     admin.wait_for_url("**/setup")
     screens.shot(admin, "first-run")
@@ -160,7 +216,7 @@ def test_console__the_whole_journey(media_stack, tiny_root, browser, tmp_path):
     admin.wait_for_url("**/login")
 
     # 3. the invited person signs up through the link
-    bob = new_page(browser, media_stack.url)
+    bob = new_page(browser, reel_up.url)
     bob.goto(link)
     assert bob.inner_text("[data-testid=invited-email]") == "bob@example.com"
     screens.shot(bob, "invitation-signup")
@@ -188,7 +244,7 @@ def test_console__the_whole_journey(media_stack, tiny_root, browser, tmp_path):
     landscape = submit_form(bob, {"prompt": "a dog runs in the city", "model": wan, "width": "48", "height": "32",
                                   "num_frames": "9", "steps": "2", "fps": "8", "seed": "2"})
     wait_status(bob, "succeeded")
-    with media_stack.client() as c:
+    with reel_up.client() as c:
         assert c.get(f"/tasks/{portrait}/status").json()["params"]["orientation"] == "portrait"
         assert c.get(f"/tasks/{landscape}/status").json()["params"]["orientation"] == "landscape"
 
@@ -228,7 +284,7 @@ def test_console__the_whole_journey(media_stack, tiny_root, browser, tmp_path):
     screens.shot(bob, "task-cancelled")
     bob.click("text=Retry")
     bob.wait_for_selector("[data-testid=task-page]:not([data-status=cancelled])")
-    with media_stack.client() as c:
+    with reel_up.client() as c:
         assert c.get(f"/tasks/{slow}/status").json()["attempts"] == 2
     screens.shot(bob, "task-retried")
     bob.click("text=Cancel")
@@ -241,15 +297,16 @@ def test_console__the_whole_journey(media_stack, tiny_root, browser, tmp_path):
     bob.goto(f"/tasks/{portrait}")
     bob.wait_for_url("**/login")
 
-    # 10. a person of another project: every page and API answer of bob's is a 404
-    other, _ = media_stack.new_project("elsewhere")
-    from reel_host.services import accounts
-
-    with media_stack.runtime.sessions() as session:
-        carol = accounts.create_user(session, media_stack.runtime.settings, "carol@example.com", PASSWORD)
-        accounts.add_member(session, other, carol, "owner")
-        session.commit()
-    eve = new_page(browser, media_stack.url)
+    # 10. a person of another project (made with the CLI, signing up through its link) gets 404s
+    reel_up.reel("projects", "create", "elsewhere")
+    invite = reel_up.reel("users", "invite", "--project", "elsewhere", "carol@example.com")
+    eve = new_page(browser, reel_up.url)
+    eve.goto(invite)
+    eve.fill("input[name=password]", PASSWORD)
+    eve.click("button[type=submit]")
+    eve.wait_for_selector("[data-testid=generator]")
+    eve.click("[data-testid=logout]")
+    eve.wait_for_url("**/login")
     eve.goto("/login")
     eve.fill("input[name=email]", "carol@example.com")
     eve.fill("input[name=password]", PASSWORD)
