@@ -23,4 +23,4 @@ def test_stack_with_s3_storage__outputs_land_in_the_bucket(s3_server, tmp_path, 
             r = httpx.get(output["url"])
             assert r.status_code == 200 and r.text == "to the bucket"
         keys = sorted(o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"])
-        assert keys == [f"reel/projects/default/tasks/{task['id']}/echo-{n}.txt" for n in range(2)]
+        assert keys == [f"reel/projects/default/tasks/{task['id']}/a1/echo-{n}.txt" for n in range(2)]

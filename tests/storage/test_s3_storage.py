@@ -52,17 +52,17 @@ def test_projects__store_under_their_own_prefixes(s3_server, tmp_path):
 
     key = output_key("beta", "tsk_a", "a.txt")
     url = storage.url(key, media_type="text/plain", filename="a.txt", ttl_s=60)
-    assert "/reel/projects/beta/tasks/tsk_a/a.txt?" in url
+    assert "/reel/projects/beta/tasks/tsk_a/a1/a.txt?" in url
     assert httpx.get(url).text == "beta's own"
     keys = sorted(o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"])
-    assert keys == ["reel/projects/alpha/tasks/tsk_a/a.txt", "reel/projects/beta/tasks/tsk_a/a.txt"]
+    assert keys == ["reel/projects/alpha/tasks/tsk_a/a1/a.txt", "reel/projects/beta/tasks/tsk_a/a1/a.txt"]
 
 
 def test_keys__are_confined_to_projects_tasks(s3_server):
     storage = s3_storage(s3_server, s3_server.new_bucket())
     # output_key makes any file name safe; a hand-made key that climbs out is refused outright
     climbing = output_key("alpha", "tsk_1", "../../beta/tasks/x/secret.txt")
-    assert climbing == "projects/alpha/tasks/tsk_1/secret.txt"
+    assert climbing == "projects/alpha/tasks/tsk_1/a1/secret.txt"
     for bad in ("projects/alpha/../beta/tasks/t/x", "other/alpha/x", "/projects/alpha/tasks/t/x"):
         with pytest.raises(ValueError, match="storage key"):
             storage.object_key(bad)
@@ -80,12 +80,12 @@ def test_delete_prefix__removes_one_tasks_outputs_only(s3_server, tmp_path):
 
     keys = sorted(o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == [
-        f"projects/{p}/tasks/{t}/{n}.txt"
+        f"projects/{p}/tasks/{t}/a1/{n}.txt"
         for p, t in (("alpha", "tsk_2"), ("beta", "tsk_1"))
         for n in range(3)
     ]
-    storage.delete("projects/alpha/tasks/tsk_2/0.txt")
-    storage.delete("projects/alpha/tasks/tsk_2/0.txt")  # missing is fine
+    storage.delete("projects/alpha/tasks/tsk_2/a1/0.txt")
+    storage.delete("projects/alpha/tasks/tsk_2/a1/0.txt")  # missing is fine
     assert len(s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]) == 5
 
 

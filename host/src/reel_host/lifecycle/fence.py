@@ -106,14 +106,19 @@ def shielded() -> Iterator[None]:
 
     A ``SoftTimeLimitExceeded`` raised between two statements of a transaction left a
     connection idle in transaction holding the task's row lock, and the main process's
-    time-limit write then waited on it forever. Blocking the signal in the run's thread
-    keeps it pending until the write is done; the shield costs two system calls.
+    time-limit write then waited on it forever. While the shield is up, the limit's signal
+    only notes that it fired; the original handler (billiard's, which raises) runs once
+    the write is done. (Masking the signal would not do: the kernel hands a process signal
+    to any thread that does not block it, and a model's threads do not.)
     """
     if _SOFT_LIMIT_SIGNAL is None or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {_SOFT_LIMIT_SIGNAL})
+    fired: list[int] = []
+    previous = signal.signal(_SOFT_LIMIT_SIGNAL, lambda signum, _frame: fired.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(_SOFT_LIMIT_SIGNAL, previous)
+        if fired and callable(previous):
+            previous(_SOFT_LIMIT_SIGNAL, None)
