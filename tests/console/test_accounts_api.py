@@ -271,3 +271,26 @@ def test_distributed__no_first_visitor_admin_secure_cookie_and_create_admin(tmp_
         r = Browser(s.url).login("ops@example.com")
         assert r.status_code == 200 and r.json()["is_admin"] is True
         assert all("Secure" in c for c in r.headers.get_list("set-cookie"))
+
+
+def test_owner_login__reaches_callback_settings_members_do_not(console_stack, admin):
+    member = invite_and_signup(console_stack, admin, "default", "cb-member@example.com")
+    r = admin.get("/admin/projects/default/callbacks")
+    assert r.status_code == 200 and r.json()["project"] == "default"
+    assert admin.post("/admin/projects/default/callbacks/secret/rotate", json={}).status_code == 200
+    assert member.get("/admin/projects/default/callbacks").status_code == 403
+    other, _ = console_stack.new_project()
+    assert admin.get(f"/admin/projects/{other}/callbacks").status_code == 404
+    with console_stack.client() as c:  # a project key is not an owner
+        assert c.get("/admin/projects/default/callbacks").status_code == 403
+
+
+def test_ops_queues__instance_admins_only(console_stack, admin):
+    r = admin.get("/ops/queues")
+    assert r.status_code == 200
+    echo = next(q for q in r.json()["data"] if q["generator"] == "test.echo")
+    assert echo["queue"] == "reel.gen.test.echo" and echo["workers"] >= 1
+    member = invite_and_signup(console_stack, admin, "default", "ops-member@example.com")
+    assert member.get("/ops/queues").status_code == 403
+    with console_stack.client() as c:
+        assert c.get("/ops/queues").status_code == 403
