@@ -201,8 +201,11 @@ def test_tasks__login_submits_reads_follows_lists_mine_and_deletes(console_stack
     assert key_task["id"] in everyone
     with console_stack.client() as c:
         assert c.get("/projects/default/tasks", params={"mine": "true"}).status_code == 400
+    stored = console_stack.tmp / "home" / "storage" / "projects" / "default" / "tasks" / task["id"]
+    assert any(p.is_file() for p in stored.rglob("*"))
     assert admin.delete(f"/tasks/{task['id']}").status_code == 204
     assert admin.get(f"/tasks/{task['id']}/status").status_code == 404
+    assert not any(p.is_file() for p in stored.rglob("*"))  # its stored files went with it
 
 
 def test_tasks__submit_project_field_for_keys_and_logins(console_stack, admin):

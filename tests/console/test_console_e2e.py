@@ -112,9 +112,12 @@ def reel_up(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         _wait("the API answering", lambda: httpx.get(up.url + "/api/v1/health", timeout=5).status_code == 200,
               proc, log)
+        def worker_online(c: httpx.Client) -> bool:
+            r = c.get("/workers/status")  # 503 while the database is busy starting: ask again
+            return r.status_code == 200 and any(w["status"] == "online" for w in r.json()["data"])
+
         with up.client() as c:
-            _wait("a worker coming online", lambda: any(
-                w["status"] == "online" for w in c.get("/workers/status").json()["data"]), proc, log)
+            _wait("a worker coming online", lambda: worker_online(c), proc, log)
         yield up
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -171,7 +174,13 @@ def new_page(browser, url: str):
 
 
 def wait_status(page, status: str, timeout: float = TIMEOUT_MS) -> None:
-    page.wait_for_selector(f"[data-testid=task-page][data-status={status}]", timeout=timeout)
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    try:
+        page.wait_for_selector(f"[data-testid=task-page][data-status={status}]", timeout=timeout)
+    except PageTimeout:
+        raise AssertionError(f"the task page did not show {status!r}; it shows:\n{page.inner_text('body')[:3000]}"
+                             ) from None
 
 
 def choose_generator(page, name: str) -> None:
@@ -273,7 +282,14 @@ def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
         assert bob.evaluate(f"document.querySelector('{card}').play().then(() => true)")
     assert bob.locator(f"[data-testid=task-card][data-task={image}] img").count() == 1
     assert bob.locator(f"[data-testid=task-card][data-task={audio}] audio").count() == 1
+    assert bob.get_attribute(f"[data-testid=task-card][data-task={portrait}] video", "poster")  # the poster frame
     screens.shot(bob, "gallery")
+    bob.click("role=tab[name=Project]")  # every member's results in the project
+    bob.wait_for_selector(f"[data-testid=task-card][data-task={portrait}]")
+    screens.shot(bob, "gallery-project")
+    bob.goto("/profile")
+    assert bob.inner_text("[data-testid=profile-email]") == "bob@example.com"
+    screens.shot(bob, "profile")
 
     # 8. cancel a running task from its page, retry it, cancel again
     choose_generator(bob, "test.slow")
@@ -290,14 +306,21 @@ def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
     bob.click("text=Cancel")
     wait_status(bob, "cancelled", timeout=60_000)
 
-    # 9. log out: back to the login page, the task pages need a login again
+    # 9. delete a result from the gallery: its record is gone
+    bob.goto("/gallery")
+    bob.click(f"[aria-label='delete {slow}']")
+    bob.wait_for_selector(f"[data-testid=task-card][data-task={slow}]", state="detached")
+    with reel_up.client() as c:
+        assert c.get(f"/tasks/{slow}/status").status_code == 404
+
+    # 10. log out: back to the login page, the task pages need a login again
     bob.click("[data-testid=logout]")
     bob.wait_for_url("**/login")
     screens.shot(bob, "login")
     bob.goto(f"/tasks/{portrait}")
     bob.wait_for_url("**/login")
 
-    # 10. a person of another project (made with the CLI, signing up through its link) gets 404s
+    # 11. a person of another project (made with the CLI, signing up through its link) gets 404s
     reel_up.reel("projects", "create", "elsewhere")
     invite = reel_up.reel("users", "invite", "--project", "elsewhere", "carol@example.com")
     eve = new_page(browser, reel_up.url)
@@ -323,4 +346,4 @@ def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
     eve.wait_for_selector(".empty")
     assert eve.locator("[data-testid=task-card]").count() == 0
 
-    assert len(screens.saved) >= 12
+    assert len(screens.saved) >= 15

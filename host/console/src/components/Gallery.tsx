@@ -2,12 +2,12 @@
  * The results: the person's own ("Mine") or every member's in a project ("Project"), newest first,
  * filtered by kind, generator and status, a page at a time.
  */
-import { useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
-import { FINISHED, type Plugin, type Task, type TaskStatus } from "../api/client";
+import { api, call, FINISHED, type Plugin, type Task, type TaskStatus } from "../api/client";
 import { keys, useTasks } from "../api/hooks";
-import { MediaPlayer } from "./MediaPlayer";
+import { MediaPlayer, posterOf } from "./MediaPlayer";
 import { ProgressBar, ProgressView } from "./ProgressBar";
 
 const STATUSES: TaskStatus[] = ["queued", "running", "succeeded", "failed", "cancelled"];
@@ -15,6 +15,10 @@ const STATUSES: TaskStatus[] = ["queued", "running", "succeeded", "failed", "can
 export function TaskCard({ task }: { task: Task }) {
   const client = useQueryClient();
   const active = !FINISHED.includes(task.status);
+  const remove = useMutation({
+    mutationFn: () => call(api.DELETE("/api/v1/tasks/{task_id}", { params: { path: { task_id: task.id } } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.tasks }),
+  });
   return (
     <article className="card" data-testid="task-card" data-task={task.id} data-status={task.status}>
       <header>
@@ -23,12 +27,19 @@ export function TaskCard({ task }: { task: Task }) {
       </header>
       {typeof task.params.prompt === "string" && <p className="prompt">{task.params.prompt}</p>}
       {typeof task.params.text === "string" && <p className="prompt">{task.params.text}</p>}
-      {task.status === "succeeded" && task.outputs.length > 0 && <MediaPlayer output={task.outputs[0]} compact />}
+      {task.status === "succeeded" && task.outputs.length > 0 &&
+        <MediaPlayer output={task.outputs[0]} poster={posterOf(task.outputs)} compact />}
       {active ? (
         <ProgressBar initial={task} onTask={(t) => FINISHED.includes(t.status) &&
           client.invalidateQueries({ queryKey: keys.tasks })} />
       ) : task.status !== "succeeded" && <ProgressView task={task} />}
-      <footer className="muted">{new Date(task.created_at).toLocaleString()}</footer>
+      <footer className="muted">
+        {new Date(task.created_at).toLocaleString()}
+        {!active && (
+          <button className="link danger" aria-label={`delete ${task.id}`} disabled={remove.isPending}
+            onClick={() => window.confirm("Delete this result and its files?") && remove.mutate()}>Delete</button>
+        )}
+      </footer>
     </article>
   );
 }

@@ -9,7 +9,14 @@ export function mediaKind(mediaType: string): "image" | "video" | "audio" | "fil
   return top === "image" || top === "video" || top === "audio" ? top : "file";
 }
 
-export function MediaPlayer({ output, compact = false }: { output: Output; compact?: boolean }) {
+/** The poster frame a video generator stored beside the video (an image output), if any. */
+export function posterOf(outputs: Output[]): string | undefined {
+  return outputs.find((o) => mediaKind(o.media_type) === "image" && o.name.startsWith("poster"))?.url;
+}
+
+export function MediaPlayer({ output, compact = false, poster }: {
+  output: Output; compact?: boolean; poster?: string;
+}) {
   const kind = mediaKind(output.media_type);
   const declared = (output.metadata as { orientation?: string } | undefined)?.orientation;
   const [shape, setShape] = useState<string | undefined>(declared);
@@ -19,6 +26,7 @@ export function MediaPlayer({ output, compact = false }: { output: Output; compa
       {kind === "video" && (
         <video
           src={output.url}
+          poster={poster}
           controls
           playsInline
           muted

@@ -4,7 +4,7 @@ import { useNavigate } from "react-router-dom";
 import { api, ApiError, call, FINISHED, type Task } from "../api/client";
 import { useTaskEvents } from "../api/events";
 import { keys, useTask, useTaskAttempts, useTaskLogs } from "../api/hooks";
-import { MediaPlayer } from "./MediaPlayer";
+import { MediaPlayer, posterOf } from "./MediaPlayer";
 import { ProgressView } from "./ProgressBar";
 
 export function TaskPage({ taskId }: { taskId: string }) {
@@ -34,8 +34,12 @@ export function TaskPage({ taskId }: { taskId: string }) {
     const missing = stored.error instanceof ApiError && stored.error.status === 404;
     return <p className="error" data-testid="not-found">{missing ? "Task not found." : String(stored.error)}</p>;
   }
-  // the live view wins while it is newer than the stored one (same attempt, further along)
-  const task: Task = events.task && events.task.attempts >= stored.data!.attempts ? events.task : stored.data!;
+  // the live view wins while it is newer: a later attempt, or the same one while the record is not finished
+  // (a cancel or retry answered here refreshes the record before the stream tells)
+  const streamed = events.task;
+  const record = stored.data!;
+  const task: Task = streamed && (streamed.attempts > record.attempts ||
+    (streamed.attempts === record.attempts && !FINISHED.includes(record.status))) ? streamed : record;
   const lines = [...(logs.data?.data ?? [])];
   for (const l of events.logs) if (!lines.some((x) => x.message === l.message && x.attempt === l.attempt)) {
     lines.push({ ...l, created_at: "" });
@@ -60,7 +64,9 @@ export function TaskPage({ taskId }: { taskId: string }) {
       {failure && <p className="error">{(failure as Error).message}</p>}
       {task.error && <p className="error" data-testid="task-error">{task.error.code}: {task.error.message}</p>}
       {task.outputs.length > 0 && (
-        <div className="outputs">{task.outputs.map((o) => <MediaPlayer key={o.url} output={o} />)}</div>
+        <div className="outputs">
+          {task.outputs.map((o) => <MediaPlayer key={o.url} output={o} poster={posterOf(task.outputs)} />)}
+        </div>
       )}
       <h3>Params</h3>
       <pre className="params">{JSON.stringify(task.params, null, 2)}</pre>
