@@ -39,9 +39,11 @@ export function usePlugins() {
   return useQuery({ queryKey: keys.plugins, queryFn: () => call(api.GET("/api/v1/plugins")) });
 }
 
-export function useTask(id: string) {
+/** One task; `pollMs` re-reads it while set (when its live stream is down). */
+export function useTask(id: string, pollMs: number | false = false) {
   return useQuery({
     queryKey: keys.task(id),
+    refetchInterval: pollMs,
     queryFn: () => call(api.GET("/api/v1/tasks/{task_id}/status", { params: { path: { task_id: id } } })),
     retry: false,
   });

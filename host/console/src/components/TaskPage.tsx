@@ -1,5 +1,6 @@
 /** One task: live progress, results, params, attempts, log lines, error; cancel, retry and delete. */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError, call, FINISHED, type Task } from "../api/client";
 import { useTaskEvents } from "../api/events";
@@ -10,7 +11,9 @@ import { ProgressView } from "./ProgressBar";
 export function TaskPage({ taskId }: { taskId: string }) {
   const client = useQueryClient();
   const navigate = useNavigate();
-  const stored = useTask(taskId);
+  const [streaming, setStreaming] = useState(true);
+  // while the task is active and its stream is down (a proxy dropped it, the API said 503), read the record
+  const stored = useTask(taskId, streaming ? false : 2000);
   const refresh = () => {
     client.invalidateQueries({ queryKey: keys.task(taskId) });
     client.invalidateQueries({ queryKey: keys.tasks });
@@ -19,6 +22,7 @@ export function TaskPage({ taskId }: { taskId: string }) {
   const events = useTaskEvents(live, (t) => {
     if (FINISHED.includes(t.status)) refresh();
   });
+  useEffect(() => setStreaming(!live || events.connected), [live, events.connected]);
   const logs = useTaskLogs(taskId);
   const attempts = useTaskAttempts(taskId);
   const path = { params: { path: { task_id: taskId } } };
