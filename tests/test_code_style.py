@@ -19,3 +19,12 @@ def test_ruff_is_clean():
     result = subprocess.run([ruff, "check", "sdk", "host", "plugins", "tests", "bench"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_api_prefix_is_written_once():
+    """Routes, file URLs, event-stream URLs, callback messages and the CLI use reel_host.paths.API_PREFIX."""
+    from reel_host.paths import API_PREFIX
+
+    source = ROOT / "host" / "src" / "reel_host"
+    written = [str(p.relative_to(ROOT)) for p in source.rglob("*.py") if API_PREFIX in p.read_text()]
+    assert written == ["host/src/reel_host/paths.py"]

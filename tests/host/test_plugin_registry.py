@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import textwrap
 from pathlib import Path
@@ -70,3 +71,29 @@ def test_load_plugins__unpinned_broken_plugin_is_reported_and_skipped(broken_plu
 def test_load_plugins__pinned_broken_plugin_stops_the_worker(broken_plugin):
     with pytest.raises(PluginError, match="pinned plugin 'broken'.*failed to load.*boom"):
         load_plugins("broken")
+
+
+def test_load_plugins__trace_logs_every_hook_call(caplog):
+    """REEL_TRACE_PLUGINS: hooks are called through pluggy, so its tracing sees them."""
+    with caplog.at_level(logging.INFO, logger="reel.plugins"):
+        registry = load_plugins(None, only="testplugin", trace=True)
+    traced = [r.getMessage() for r in caplog.records if r.name == "reel.plugins"]
+    assert any("reel_generators" in m and "[hook]" in m for m in traced), traced
+    assert any("finish reel_generators" in m and "reel_test_plugin.Echo" in m for m in traced), traced
+    assert "test.echo" in registry.generators
+
+
+def test_load_plugins__hook_calls_reach_hookcall_monitoring():
+    """What a tracer added with add_hookcall_monitoring sees is the real call of each plugin."""
+    registry = load_plugins(None, only="testplugin")
+    calls: list[tuple[str, list[str]]] = []
+    assert registry.manager is not None
+    undo = registry.manager.add_hookcall_monitoring(
+        lambda name, impls, kwargs: calls.append((name, [i.plugin_name for i in impls])),
+        lambda outcome, name, impls, kwargs: None,
+    )
+    try:
+        registry.manager.hook.reel_generators()
+    finally:
+        undo()
+    assert calls == [("reel_generators", ["testplugin"])]

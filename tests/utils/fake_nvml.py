@@ -35,6 +35,14 @@ L40S = {
     "memory_free_mb": 45000,
     "utilization_pct": 5,
 }
+L40S_2 = {**L40S, "uuid": "GPU-9d4e7a20-0000-4000-8000-0000000240e5"}  # a second, identical card
+RTX_3070 = {
+    "name": "NVIDIA GeForce RTX 3070",
+    "uuid": "GPU-3a07c0de-0000-4000-8000-000000003070",
+    "memory_total_mb": 8192,
+    "memory_free_mb": 7800,
+    "utilization_pct": 0,
+}
 
 
 class FakeGpus:

@@ -19,9 +19,10 @@ from tests.utils.stack import free_port
 
 
 class PrivateRedis:
-    """``redis-server`` without persistence: a restart loses every message, like a crashed broker."""
+    """``redis-server``; without persistence (the default) a restart loses every message, like a crashed broker."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, persist: bool = False) -> None:
+        self.persist = persist
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.skip("redis-server is not installed")
@@ -34,8 +35,9 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.tmp),
+             *(["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_port(self.port)
 
     def stop(self) -> None:

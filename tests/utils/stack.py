@@ -39,7 +39,7 @@ FAST = {
     "REEL_WORKER_LOST_AFTER_S": "4",
     "REEL_RETRY_BACKOFF_S": "0.2",
     "REEL_RETRY_BACKOFF_MAX_S": "1",
-    "REEL_EVENTS_POLL_S": "0.05",
+    "REEL_EVENTS_POLL_S": "5",  # SSE streams are fed by push; this is only the fallback look
     "REEL_DISPATCH_POLL_S": "0.1",
     "REEL_RECONCILE_S": "0.5",
     "REEL_REDISPATCH_AFTER_S": "2",

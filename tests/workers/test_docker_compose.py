@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -64,3 +66,56 @@ def test_worker_dockerfile__cuda_base_and_plugins_per_build_argument():
     assert "ARG CUDA_IMAGE=nvidia/cuda:" in dockerfile
     assert "ARG PLUGINS=" in dockerfile and "/src/plugins/$p" in dockerfile
     assert (ROOT / "docker" / "Dockerfile.api").is_file()
+
+
+def compose_file() -> dict:
+    return yaml.safe_load((ROOT / "docker" / "docker-compose.yml").read_text())
+
+
+def reel_services(compose: dict) -> dict[str, list[str]]:
+    """Services that run Reel's own images -> their command."""
+    found = {}
+    for name, service in compose["services"].items():
+        if "docker/Dockerfile." in str(service.get("build", {}).get("dockerfile", "")):
+            command = service.get("command") or []
+            found[name] = shlex.split(command) if isinstance(command, str) else command
+    return found
+
+
+def test_compose__runs_every_process_reel_up_runs_and_nothing_else():
+    """`reel up` and a distributed deployment need the same processes; neither may drift."""
+    from reel_host.cli.run import UP_PROCESSES
+
+    commands = reel_services(compose_file())
+    assert all(c[:1] == ["reel"] and len(c) > 1 for c in commands.values()), commands
+    run = {c[1] for c in commands.values()}
+    assert run == set(UP_PROCESSES), f"compose runs {sorted(run)}, reel up runs {sorted(UP_PROCESSES)}"
+
+
+SECRET_NAME = re.compile(r"(SECRET|PASSWORD|ADMIN_KEY|ACCESS_KEY|TOKEN)", re.I)
+REQUIRED = re.compile(r"\$\{([A-Z_][A-Z0-9_]*):\?[^}]*\}")
+
+
+def test_compose__holds_no_secret_and_reads_them_from_the_operators_env_file():
+    compose = compose_file()
+    lines = (ROOT / "docker" / "docker-compose.yml").read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    environments = [compose["x-reel-env"]] + [s.get("environment") or {} for s in compose["services"].values()]
+    for env in environments:
+        for key, value in env.items():
+            value = str(value)
+            if SECRET_NAME.search(key):
+                assert REQUIRED.fullmatch(value), f"{key} must come from docker/.env as ${{VAR:?…}}, not {value!r}"
+            for userinfo in re.findall(r"://[^/@\s]*:([^/@\s]*)@", value):  # passwords inside URLs
+                assert REQUIRED.fullmatch(userinfo), f"{key} holds a password: {value!r}"
+    assert not re.search(r"\$\{[A-Z_]*(SECRET|PASSWORD|KEY)[A-Z_]*:-", text), "no default values for secrets"
+
+    example = (ROOT / "docker" / ".env.example").read_text()
+    example_vars = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", example, re.M))
+    required = set(REQUIRED.findall(text)) | {"REEL_SECRET_KEY", "REEL_ADMIN_KEY"}
+    assert required <= example_vars, f"docker/.env.example lacks {required - example_vars}"
+    assert "REEL_SECRET_KEY" not in text and "REEL_ADMIN_KEY" not in text  # from env_file only
+    for name in reel_services(compose):
+        assert compose["services"][name].get("env_file") == ".env", f"{name} does not read docker/.env"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "docker/.env"], cwd=ROOT)
+    assert ignored.returncode == 0, "docker/.env must be git-ignored"

@@ -98,7 +98,7 @@ def test_worker_dry_run__small_gpu_skips_what_needs_more_memory(tmp_path):
     assert "testplugin     reel-test-plugin 1.2.0" in out
     assert "[0] NVIDIA RTX A4000" in out and "16000/16376 MiB free" in out and "CUDA 12.4" in out
     assert "reel.gen.test.echo" in out and "reel.gen.test.gpu" not in out
-    assert "test.gpu: needs 24 GB of GPU memory; the largest GPU here has 16.0 GB" in out
+    assert "test.gpu: needs 24 GB of GPU memory; the GPU here has 16.0 GB" in out
     assert "broker visibility timeout: 21630s" in out  # 300 min + 30 s grace + 1 h
 
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ByteSize, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     signed_url_ttl_s: int = 3600
     sse_token_ttl_s: int = 600
     idempotency_ttl_s: int = 24 * 3600
-    events_poll_s: float = Field(default=0.2, description="how often SSE streams look for changes")
+    events_poll_s: float = Field(
+        default=5.0, description="an SSE stream looks again this often even without a push (a lost notification)")
+    max_batch: int = Field(default=500, ge=1, le=1000, description="most tasks one submit_batch request may hold")
+    max_wait_s: float = Field(default=60.0, ge=0, description="longest `Prefer: wait=N` honoured on submit and status")
 
     transient_retries: int = Field(default=3, description="automatic retries of a transient failure")
     retry_backoff_s: float = 10.0
@@ -66,13 +69,24 @@ class Settings(BaseSettings):
         default=None, description="broker visibility timeout; default: longer than the longest time limit known here")
     refuse_without_worker: bool = Field(default=False, description="refuse submits no live worker can take")
 
-    model_cache_size: int = Field(default=2, description="loaded models a worker process keeps (LRU)")
+    model_cache_size: int = Field(
+        default=2, ge=0, description="loaded models a worker process keeps per device (LRU); 0: no count bound")
+    model_cache_bytes: ByteSize | None = Field(
+        default=None, description="memory budget of a process's model cache per device, e.g. '12GiB'; "
+        "default 80% of its GPU's memory (none on the CPU)")
     worker_plugins: str | None = Field(default=None, description="pins like 'image==0.3.*,audio'; default all")
     worker_pool: str = Field(default="default", description="the pool name a worker advertises")
     worker_concurrency: int = 1
     load_plugins: str | None = Field(default=None, description="comma-separated plugin names to load (others skipped)")
     block_plugins: str | None = Field(default=None, description="comma-separated plugin names never loaded")
     trace_plugins: bool = Field(default=False, description="log every hook call")
+
+    # -- `reel up`, the embedded mode's supervisor; see docs/operations.md
+    up_stop_grace_s: float = Field(
+        default=30.0, description="how long `reel up` lets its processes stop before it kills them")
+    up_restart_backoff_s: float = Field(default=1.0, description="first wait before `reel up` restarts a dead process")
+    up_restart_backoff_max_s: float = Field(
+        default=60.0, description="longest wait between restarts of a process that keeps dying")
 
     # -- S3-compatible storage (REEL_STORAGE_URL=s3://bucket/prefix); see docs/storage.md
     storage_endpoint_url: str | None = Field(default=None, description="S3 endpoint (R2, MinIO); default AWS")

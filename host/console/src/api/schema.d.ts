@@ -498,9 +498,32 @@ export interface paths {
         put?: never;
         /**
          * Submit Task
-         * @description Queue a generation task; answers at once (202) without waiting for a worker.
+         * @description Queue a generation task; answers at once (202) without waiting for a worker, unless `Prefer: wait=N`.
          */
         post: operations["submit_task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/submit_batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit Task Batch
+         * @description Queue many tasks in one request, one commit and one round of publishing (CMS imports, bursts).
+         *
+         *     Each item is answered in order with its task (or, with `replayed`, the one its
+         *     `idempotency_key` already made) or its own error; one bad item fails alone.
+         */
+        post: operations["submit_task_batch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -618,8 +641,8 @@ export interface paths {
          * Stream Task Events
          * @description Server-Sent Events: ``task`` (the task resource on each change) and ``log`` lines, until it ends.
          *
-         *     Every event has an id; reconnecting with ``Last-Event-ID`` resumes without gaps or repeats.
-         *     No database connection is held while the stream waits: each look is a short session.
+         *     No database connection is held while the stream waits: each look is a short session. Every event
+         *     has an id; reconnecting with ``Last-Event-ID`` resumes without gaps or repeats.
          */
         get: operations["stream_task_events"];
         put?: never;
@@ -697,7 +720,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read Task */
+        /**
+         * Read Task
+         * @description The task; with `Prefer: wait=N`, once it is finished or after N seconds.
+         */
         get: operations["read_task"];
         put?: never;
         post?: never;
@@ -744,6 +770,20 @@ export interface components {
             status: string;
             /** Worker */
             worker: string | null;
+        };
+        /** BatchError */
+        BatchError: {
+            /** Code */
+            code: string;
+            /**
+             * Details
+             * @default []
+             */
+            details?: {
+                [key: string]: unknown;
+            }[];
+            /** Message */
+            message: string;
         };
         /** CallbackAttemptPublic */
         CallbackAttemptPublic: {
@@ -1258,6 +1298,70 @@ export interface components {
             invitation?: string | null;
             /** Password */
             password: string;
+        };
+        /**
+         * TaskBatchCreate
+         * @description Body of ``POST /tasks/submit_batch``: up to ``REEL_MAX_BATCH`` tasks, recorded and sent together.
+         */
+        TaskBatchCreate: {
+            /** Tasks */
+            tasks: components["schemas"]["TaskBatchItem"][];
+        };
+        /**
+         * TaskBatchItem
+         * @description One task of ``POST /tasks/submit_batch``, with its own idempotency key.
+         */
+        TaskBatchItem: {
+            callback?: components["schemas"]["CallbackSpec"] | null;
+            cms?: components["schemas"]["CmsTarget"] | null;
+            /**
+             * Generator
+             * @description generator name, e.g. image.diffusers
+             */
+            generator: string;
+            /**
+             * Idempotency Key
+             * @description as the Idempotency-Key header of a single submit
+             */
+            idempotency_key?: string | null;
+            /**
+             * Params
+             * @description validated by the generator's schema
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Priority
+             * @description 0-9; 9 runs first (Redis broker)
+             * @default 5
+             */
+            priority?: number;
+            /**
+             * Project
+             * @description the project to run in: a key's own (the default), or one of a console user's projects
+             */
+            project?: string | null;
+        };
+        /** TaskBatchPublic */
+        TaskBatchPublic: {
+            /** Data */
+            data: components["schemas"]["TaskBatchResult"][];
+        };
+        /**
+         * TaskBatchResult
+         * @description One item's answer: its task (queued now, or the one its idempotency key made) or its error.
+         */
+        TaskBatchResult: {
+            error?: components["schemas"]["BatchError"] | null;
+            /** Index */
+            index: number;
+            /**
+             * Replayed
+             * @default false
+             */
+            replayed?: boolean;
+            task?: components["schemas"]["TaskPublic"] | null;
         };
         /**
          * TaskCreate
@@ -2281,6 +2385,8 @@ export interface operations {
             query?: never;
             header?: {
                 "Idempotency-Key"?: string | null;
+                /** @description RFC 7240 `wait=N`: answer once the task is finished or after N seconds (capped by REEL_MAX_WAIT_S), without polling; the answer carries `Preference-Applied`. */
+                prefer?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -2298,6 +2404,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    submit_task_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskBatchCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskBatchPublic"];
                 };
             };
             /** @description Validation Error */
@@ -2598,7 +2737,10 @@ export interface operations {
     read_task: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description RFC 7240 `wait=N`: answer once the task is finished or after N seconds (capped by REEL_MAX_WAIT_S), without polling; the answer carries `Preference-Applied`. */
+                prefer?: string | null;
+            };
             path: {
                 task_id: string;
             };

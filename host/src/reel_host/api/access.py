@@ -192,11 +192,13 @@ class AccessCall(ApiCall):
     """An :class:`ApiCall` whose caller may be a key or a console login.
 
     ``project_of`` (run in the handler's one thread) resolves the caller and answers the project
-    the route acts in: the task's (``task_id``), the path's (``project_id``), or a key's own.
+    the route acts in: the task's (``task_id``), the path's (``project_id``), else the one a submit
+    asks for (``requested_project``) or the caller's only one.
     """
 
     task_id: str | None = None
     project_id: str | None = None
+    requested_project: str | None = None  # submit's ``project``
     who: Principal | None = None
 
     def principal(self, session: Session) -> Principal:
@@ -210,9 +212,7 @@ class AccessCall(ApiCall):
             return task_project(self.task_id, who, session)
         if self.project_id is not None:
             return ProjectAccess()(self.project_id, who)
-        if who.kind == "key":
-            return who.key_project or ""
-        raise Unauthorized("this route acts for a project: use its task or project route")
+        return who.submit_project(self.requested_project)  # a key's own; a login's only or asked-for one
 
 
 def _access_call(request: Request, authorization: str | None, task_id: str | None = None,

@@ -30,6 +30,7 @@ from reel_host.api.routes import (
     workers,
 )
 from reel_host.lifecycle.dispatch import Reconciler
+from reel_host.lifecycle.push import TaskHub
 from reel_host.paths import API_PREFIX
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import WorkerView
@@ -50,6 +51,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if reconciler is not None:
             reconciler.stop()
+        app.state.task_hub.stop()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     app.state.worker_view = WorkerView()
     app.state.key_cache = KeyCache()
+    app.state.task_hub = TaskHub(rt)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
     for module in (health, plugins, tasks, results, projects, workers, files, auth, members, ops):

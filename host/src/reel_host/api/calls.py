@@ -12,6 +12,8 @@ holding a connection, and each request costs one hop instead of about seven.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,9 +26,21 @@ from sqlalchemy.orm import Session
 
 from reel_host.errors import Unauthorized
 from reel_host.runtime import Runtime
+from reel_host.schemas.tasks import TaskPublic
 from reel_host.services.catalog import WorkerView
 
 JSON = "application/json"
+FINISHED_STATES = ("succeeded", "failed", "cancelled")
+FALLBACK_LOOK_S = 5.0  # a notification lost with a dropped connection costs at most this
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
+
+
+def prefer_wait(prefer: str | None, cap_s: float) -> float | None:
+    """Seconds of an RFC 7240 ``Prefer: wait=N`` header, capped by ``REEL_MAX_WAIT_S``; None without one."""
+    if not prefer:
+        return None
+    match = _PREFER_WAIT.search(prefer)
+    return min(float(match.group(1)), cap_s) if match else None
 
 
 def parse_bearer(authorization: str | None) -> str | None:
@@ -72,6 +86,31 @@ class ApiCall:
                 return as_json(result, status_code, headers)
 
         return await anyio.to_thread.run_sync(call)
+
+    async def run_model(self, work: Callable[[Session, str], Any]) -> Any:
+        """Run ``work(session, project)`` in one thread and return what it returned (a pydantic model)."""
+        def call() -> Any:
+            with self.rt.sessions() as session:
+                return work(session, self.project_of(session))
+
+        return await anyio.to_thread.run_sync(call)
+
+    async def wait_until_finished(self, task: TaskPublic, wait_s: float,
+                                  read: Callable[[Session, str], TaskPublic]) -> TaskPublic:
+        """``Prefer: wait``: the task once it is finished, or as it is after ``wait_s`` seconds.
+
+        Woken by the process's push hub on each change of the task; no thread and no
+        database connection is held while it waits.
+        """
+        deadline = time.monotonic() + wait_s
+        hub = self.request.app.state.task_hub
+        while task.status not in FINISHED_STATES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await hub.wait(task.id, min(left, FALLBACK_LOOK_S))
+            task = await self.run_model(read)
+        return task
 
     async def run_open(self, work: Callable[[Session], Any], status_code: int = 200) -> Response:
         """Like :meth:`run` for routes that take no key."""

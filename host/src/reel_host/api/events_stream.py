@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
 from reel_host.errors import NotFound
+from reel_host.lifecycle.push import TaskHub
 from reel_host.records.models import FINISHED, TaskLog
 from reel_host.runtime import Runtime
 from reel_host.services import tasks as service
@@ -48,7 +49,7 @@ def state_digest(public: dict[str, Any]) -> str:
 
 
 def event_response(request: Request, rt: Runtime, view: WorkerView, project: str,
-                   task_id: str) -> EventSourceResponse:
+                   task_id: str, hub: TaskHub) -> EventSourceResponse:
     """The SSE response for one task (already authorised), resuming after the request's ``Last-Event-ID``."""
     last_log, last_state = parse_last_event_id(request.headers.get("last-event-id"))
 
@@ -84,6 +85,7 @@ def event_response(request: Request, rt: Runtime, view: WorkerView, project: str
                 return
             if await request.is_disconnected():
                 return
-            await anyio.sleep(rt.settings.events_poll_s)
+            # woken by the push hub when the task changes; the timeout also notices a disconnect
+            await hub.wait(task_id, rt.settings.events_poll_s)
 
     return EventSourceResponse(events(), ping=15)

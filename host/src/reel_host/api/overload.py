@@ -4,7 +4,8 @@ Every request the API accepts needs a worker thread and, mostly, a database
 connection. Past ``REEL_API_MAX_CONCURRENCY`` requests in flight in one process, a new
 one is answered at once with 503 and ``Retry-After`` (a CMS or client retries it),
 so a burst can never build a queue the process does not recover from. Event streams
-are long-lived and hold no connection while they wait, so they are not counted.
+and ``Prefer: wait`` requests are long-lived and hold no connection while they wait, so
+they are not counted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class OverloadGuard:
         self.shed = 0  # answered 503 since start (tests and metrics read it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _exempt(scope.get("path", "")):
+        if scope["type"] != "http" or _exempt(scope):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
@@ -49,5 +50,9 @@ class OverloadGuard:
         await send({"type": "http.response.body", "body": body})
 
 
-def _exempt(path: str) -> bool:
-    return path.endswith("/events") or path.endswith("/health")
+def _exempt(scope: Scope) -> bool:
+    """Long waits hold no thread and no connection while they wait: they are not counted."""
+    path: str = scope.get("path", "")
+    if path.endswith("/events") or path.endswith("/health"):
+        return True
+    return any(name == b"prefer" and b"wait" in value.lower() for name, value in scope.get("headers") or ())

@@ -195,9 +195,7 @@ def _drop_kicks(session: Session) -> None:
 
 def kick(rt: Runtime | None, task_id: str, delay_s: float = 0.0) -> None:
     """Ask ``reel callbacks`` to send the task's due deliveries (the sweep covers a lost kick)."""
-    if rt is None or delay_s > 60 or rt.settings.embedded_broker:
-        # far-off deliveries are found by the sweep; so is everything in embedded mode, whose
-        # filesystem transport can hand a reader a message file still being written
+    if rt is None or delay_s > 60:  # far-off deliveries are found by the sweep
         return
     from reel_host.queue.celery_app import CALLBACK_QUEUE
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from reel_host.errors import InvalidRequest
+from reel_host.paths import API_PREFIX
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -94,7 +95,7 @@ def check_submit(session: Session, settings: Settings, project: str, body: TaskC
         if cfg is None or not cfg.payload_url:
             raise InvalidRequest(
                 f"project {project!r} has no PayloadCMS settings, so 'cms' cannot be used; "
-                f"an admin sets them with PUT /api/v1/admin/projects/{project}/callbacks/payload",
+                f"an admin sets them with PUT {API_PREFIX}/admin/projects/{project}/callbacks/payload",
                 code="cms_not_configured",
                 details=[{"field": "cms", "message": "project has no Payload settings"}],
             )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,8 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from reel_host.cli.supervisor import ChildSpec, Supervisor
+from reel_host.paths import API_PREFIX
 from reel_host.plugins import PluginError
 from reel_host.runtime import Runtime
 from reel_host.services import auth
@@ -28,7 +29,9 @@ def _serve_api(rt: Runtime, host: str, port: int) -> None:
 
     from reel_host.api.app import create_app
 
-    uvicorn.run(create_app(runtime=rt), host=host, port=port, log_level="info", access_log=False)
+    # bounded: open event streams must not hold a stopping API (reel up kills it after its grace)
+    uvicorn.run(create_app(runtime=rt), host=host, port=port, log_level="info", access_log=False,
+                timeout_graceful_shutdown=5)
 
 
 def _dev_key(rt: Runtime) -> str:
@@ -46,11 +49,28 @@ def _dev_key(rt: Runtime) -> str:
     return key
 
 
+#: The ``reel`` commands ``reel up`` runs, one process each; a distributed deployment runs
+#: the same set (tests/workers/test_docker_compose.py checks docker/docker-compose.yml).
+UP_PROCESSES = ("serve", "worker", "callbacks")
+
+
+def up_children(host: str, port: int) -> list[ChildSpec]:
+    """The processes of the embedded mode: the API, one worker, the callback sender."""
+    reel = [sys.executable, "-m", "reel_host.cli.main"]
+    extra = {"serve": ["--host", host, "--port", str(port)]}
+    return [ChildSpec(name, [*reel, name, *extra.get(name, [])]) for name in UP_PROCESSES]
+
+
 def up(
     host: Annotated[str, typer.Option(envvar="REEL_HOST", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="REEL_PORT", help="port to listen on")] = 8000,
 ) -> None:
-    """Run Reel embedded: API and one worker, SQLite, local storage, no Redis."""
+    """Run Reel embedded: API, one worker and the callback sender; SQLite, local storage, no Redis.
+
+    SIGTERM or Ctrl-C stops all of them (gracefully within REEL_UP_STOP_GRACE_S, then by
+    force); one that dies is restarted with backoff.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("REEL_PUBLIC_URL", f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{port}")
     get_settings.cache_clear()
     settings = get_settings()
@@ -58,24 +78,22 @@ def up(
     rt = Runtime(settings)
     rt.migrate()
     key = _dev_key(rt)
-    env = dict(os.environ, REEL_HOME=str(settings.home.resolve()))
-    worker = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "worker"], env=env)
-    sender = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "callbacks"], env=env)
+    rt.engine.dispose()
+    supervisor = Supervisor(
+        up_children(host, port),
+        env=dict(os.environ, REEL_HOME=str(settings.home.resolve())),
+        grace_s=settings.up_stop_grace_s,
+        backoff_s=settings.up_restart_backoff_s,
+        backoff_max_s=settings.up_restart_backoff_max_s,
+    )
+    supervisor.start()
     url = settings.public_url.rstrip("/")
     typer.echo(f"Reel is up at {url}  (API docs: {url}/docs)")
     typer.echo("project: default")
     typer.echo(f"API key: {key}")
-    typer.echo(f"try:     curl -H 'Authorization: Bearer {key}' {url}/api/v1/plugins")
-    try:
-        _serve_api(rt, host, port)
-    finally:
-        for proc in (worker, sender):
-            proc.send_signal(signal.SIGTERM)
-        for proc in (worker, sender):
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    typer.echo(f"try:     curl -H 'Authorization: Bearer {key}' {url}{API_PREFIX}/plugins")
+    sys.stdout.flush()
+    raise typer.Exit(supervisor.run())
 
 
 def serve(
@@ -101,6 +119,11 @@ def worker(
     preload: Annotated[
         bool | None, typer.Option("--preload/--no-preload", help="load default models first")
     ] = None,
+    cpu_fallback: Annotated[
+        bool | None,
+        typer.Option("--cpu-fallback/--no-cpu-fallback",
+                     help="run generators too big for these GPUs on the CPU instead of not taking them"),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what it would take, take nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: print JSON")] = False,
     loglevel: Annotated[str | None, typer.Option(help="Celery log level")] = None,
@@ -121,13 +144,12 @@ def worker(
     except (PoolConfigError, ValidationError) as exc:
         typer.echo(f"reel worker: {exc}", err=True)
         raise typer.Exit(2) from None
-    if preload if preload is not None else cfg.preload:
-        os.environ["REEL_WORKER_PRELOAD"] = "1"
     pins = plugins if plugins is not None else cfg.plugins
     pins = pins if pins is not None else settings.worker_plugins
     rt = Runtime(settings, plugin_pins=pins)
     try:
-        plan = plan_worker(rt, gpu_indices, exclude=set(cfg.exclude))
+        plan = plan_worker(rt, gpu_indices, exclude=set(cfg.exclude),
+                           cpu_fallback=cpu_fallback if cpu_fallback is not None else cfg.cpu_fallback)
     except PluginError as exc:
         typer.echo(f"reel worker: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -137,10 +159,12 @@ def worker(
     if dry_run:
         if as_json:
             typer.echo(json.dumps({**plan.advert(), "device": plan.device, "worker": plan.worker_id,
-                                   "visibility_timeout_s": plan.visibility_timeout_s}, indent=2))
+                                   "visibility_timeout_s": plan.visibility_timeout_s,
+                                   "cpu_fallback": plan.cpu_fallback}, indent=2))
         else:
             typer.echo(plan.summary())
         return
     rt.migrate()
     run_worker(rt, plan, concurrency=concurrency or cfg.concurrency or settings.worker_concurrency,
-               loglevel=loglevel or cfg.loglevel or "INFO")
+               loglevel=loglevel or cfg.loglevel or "INFO",
+               preload=bool(preload if preload is not None else cfg.preload))

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from reel_host.paths import API_PREFIX
+
 err = Console(stderr=True)
 
 
@@ -55,7 +57,7 @@ def submit(
         raise typer.Exit(2)
     params = dict(parse_param(p) for p in param or [])
     headers = {"Authorization": f"Bearer {key}"}
-    base = url.rstrip("/") + "/api/v1"
+    base = url.rstrip("/") + API_PREFIX
     with httpx.Client(headers=headers, timeout=httpx.Timeout(30, read=None)) as client:
         answer = client.post(f"{base}/tasks/submit", json={"generator": generator, "params": params,
                                                            "priority": priority})

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from reel_host.lifecycle.fence import ago, now_of
 from reel_host.lifecycle.status import TaskStatus
-from reel_host.queue.broker_scan import queued_messages
 from reel_host.queue.celery_app import RUN_TASK, celery_priority, queue_for
+from reel_host.queue.inspect import queued_messages
 from reel_host.records.db import rowcount
 from reel_host.records.models import Task
 

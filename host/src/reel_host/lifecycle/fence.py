@@ -89,10 +89,13 @@ def close_attempt_rows(
 
 
 def emit(session: Session, rt: Runtime, task: Task, event: str) -> None:
-    """Record the task event in the callbacks outbox, inside the transition's transaction."""
+    """Record the task event in the callbacks outbox and tell the API processes, inside the
+    transition's transaction (both happen at commit, or not at all)."""
     from reel_host.callbacks.outbox import record_event
+    from reel_host.lifecycle.push import notify
 
     record_event(session, rt, task, event)
+    notify(session, task.id)
 
 
 def wants_progress_events(task: Task) -> bool:

@@ -29,6 +29,7 @@ from reel_host.lifecycle.fence import (
     wants_progress_events,
 )
 from reel_host.lifecycle.lost import GAVE_UP_CODE, LOST_CODE, gave_up_message
+from reel_host.lifecycle.push import notify
 from reel_host.lifecycle.status import AttemptStatus, TaskStatus
 from reel_host.records.models import Task, TaskAttempt, TaskLog, TaskOutput, utcnow
 
@@ -134,6 +135,8 @@ def report_progress(rt: Runtime, claim: Claim, fraction: float, message: str | N
         session.add_all(logs)
         if wants_progress_events(row):
             emit(session, rt, row, "progress")
+        else:
+            notify(session, row.id)  # SSE streams and waiters still hear of it
         session.commit()
         return True
 

@@ -25,18 +25,26 @@ def submit(session: Session, rt: Runtime, task: Task, idempotency: IdempotencyKe
 
     Raises ``IntegrityError`` when the idempotency key raced another submit (nothing is sent).
     """
-    now = utcnow()
-    task.status, task.message, task.attempts = TaskStatus.QUEUED, "queued", 1
-    task.created_at = task.queued_at = task.updated_at = task.due_at = task.dispatched_at = now
-    session.add(task)
-    session.flush()  # the task row first: the idempotency row refers to it
-    if idempotency is not None:
-        session.add(idempotency)
-        session.flush()
-    emit(session, rt, task, "queued")
-    publish_after_commit(session, rt, task)
-    session.commit()
+    submit_many(session, rt, [(task, idempotency)])
     return task
+
+
+def submit_many(session: Session, rt: Runtime, items: list[tuple[Task, IdempotencyKey | None]]) -> None:
+    """Record several new tasks in one transaction (a batch submit); send them once committed."""
+    now = utcnow()
+    for task, _ in items:
+        task.status, task.message, task.attempts = TaskStatus.QUEUED, "queued", 1
+        task.created_at = task.queued_at = task.updated_at = task.due_at = task.dispatched_at = now
+    session.add_all([task for task, _ in items])
+    session.flush()  # the task rows first: the idempotency rows refer to them
+    keys = [key for _, key in items if key is not None]
+    if keys:
+        session.add_all(keys)
+        session.flush()
+    for task, _ in items:
+        emit(session, rt, task, "queued")
+        publish_after_commit(session, rt, task)
+    session.commit()
 
 
 def cancel(session: Session, rt: Runtime, task_id: str) -> Task:

@@ -135,8 +135,8 @@ def load_plugins(
     only_names, blocked = _split(only), _split(block)
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(ReelSpec)
-    if trace:
-        pm.trace.root.setwriter(log.info)
+    if trace:  # every hook call and its result, through pluggy's own tracing
+        pm.trace.root.setwriter(lambda message: log.info("%s", message.rstrip()))
         pm.enable_tracing()
     registry = Registry(manager=pm)
     seen_pins: set[str] = set()
@@ -198,12 +198,15 @@ def load_plugins(
 
 
 def _collect(pm: pluggy.PluginManager, module: Any) -> list[Generator]:
-    """Call one plugin's ``reel_generators`` and check what it returns."""
+    """Call one plugin's ``reel_generators`` and check what it returns.
+
+    The call goes through pluggy's hook caller (a subset caller holding only this plugin),
+    so hook-call monitoring and ``REEL_TRACE_PLUGINS`` see it like any other hook call.
+    """
+    others = [p for p in pm.get_plugins() if p is not module]
+    caller = pm.subset_hook_caller("reel_generators", remove_plugins=others)
     gens: list[Generator] = []
-    for impl in pm.hook.reel_generators.get_hookimpls():
-        if impl.plugin is not module:
-            continue
-        result = cast("Iterable[object] | None", impl.function())
+    for result in cast("list[Iterable[object] | None]", caller()):
         for gen in result or []:
             if not isinstance(gen, Generator):
                 raise TypeError(f"reel_generators returned {type(gen).__name__}, not a reel_sdk.Generator")

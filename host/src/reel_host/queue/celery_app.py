@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery
 
+from reel_host.queue import fs_transport
 from reel_host.settings import Settings
 
 RUN_TASK = "reel.run"
@@ -55,7 +56,7 @@ def make_celery(settings: Settings, limits: Iterable[float] = ()) -> Celery:
         folder = (settings.home / "broker").resolve()
         for sub in ("queue", "control", "processed"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        broker_url: str | None = "filesystem://"
+        broker_url: str | None = f"{fs_transport.TRANSPORT_NAME}://"  # atomic publish; see fs_transport
         transport_options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),

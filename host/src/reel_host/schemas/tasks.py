@@ -86,6 +86,40 @@ class TasksPublic(BaseModel):
     next: str | None = Field(None, description="cursor of the next page, or null")
 
 
+class TaskBatchItem(TaskCreate):
+    """One task of ``POST /tasks/submit_batch``, with its own idempotency key."""
+
+    idempotency_key: str | None = Field(None, min_length=1, max_length=255,
+                                        description="as the Idempotency-Key header of a single submit")
+
+
+class TaskBatchCreate(BaseModel):
+    """Body of ``POST /tasks/submit_batch``: up to ``REEL_MAX_BATCH`` tasks, recorded and sent together."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[TaskBatchItem] = Field(min_length=1, max_length=1000)
+
+
+class BatchError(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] = []
+
+
+class TaskBatchResult(BaseModel):
+    """One item's answer: its task (queued now, or the one its idempotency key made) or its error."""
+
+    index: int
+    task: TaskPublic | None = None
+    replayed: bool = False
+    error: BatchError | None = None
+
+
+class TaskBatchPublic(BaseModel):
+    data: list[TaskBatchResult]
+
+
 class TaskLogPublic(BaseModel):
     created_at: datetime
     attempt: int

@@ -20,13 +20,21 @@ from reel_host.errors import (
     InvalidParams,
     NotFound,
     NoWorker,
+    ReelError,
     UnknownGenerator,
 )
 from reel_host.lifecycle import tasks as lifecycle
 from reel_host.lifecycle.status import FINISHED
 from reel_host.records.models import IdempotencyKey, Task, new_id, utcnow
 from reel_host.runtime import Runtime
-from reel_host.schemas.tasks import TaskCreate, TasksPublic
+from reel_host.schemas.tasks import (
+    BatchError,
+    TaskBatchCreate,
+    TaskBatchPublic,
+    TaskBatchResult,
+    TaskCreate,
+    TasksPublic,
+)
 from reel_host.services.catalog import WorkerView, all_generators, local_generators
 from reel_host.services.views import to_public
 
@@ -67,14 +75,33 @@ def submit_task(
     created_by: str | None = None,
 ) -> tuple[Task, bool]:
     """Record a new task (or find the one this idempotency key made); return (task, created)."""
+    prepared = prepare_task(session, rt, view, project, body, idempotency_key, created_by)
+    if isinstance(prepared, Task):
+        return prepared, False
+    try:
+        lifecycle.submit(session, rt, *prepared)
+    except IntegrityError:  # the same key raced us: answer with the winner's task
+        session.rollback()
+        existing = _find_idempotent(session, rt, project, idempotency_key or "", request_hash(body))
+        if existing is None:
+            raise
+        return existing, False
+    return prepared[0], True
+
+
+def prepare_task(
+    session: Session, rt: Runtime, view: WorkerView, project: str, body: TaskCreate, idempotency_key: str | None,
+    created_by: str | None = None,
+) -> Task | tuple[Task, IdempotencyKey | None]:
+    """Validate a submit: the task its idempotency key already made, or the new (task, key) rows to record."""
     if idempotency_key is not None:
         if not 1 <= len(idempotency_key) <= 255:
             raise BadRequest("Idempotency-Key must be 1 to 255 characters", code="bad_idempotency_key")
         existing = _find_idempotent(session, rt, project, idempotency_key, request_hash(body))
         if existing is not None:
-            return existing, False
+            return existing
     params = validate_params(session, rt, view, body.generator, body.params)
-    # callbacks (issue 5): refuse SSRF destinations and CMS targets of projects without Payload settings
+    # callbacks: refuse SSRF destinations and CMS targets of projects without Payload settings
     from reel_host.callbacks.targets import check_submit
 
     check_submit(session, rt.settings, project, body)
@@ -94,15 +121,50 @@ def submit_task(
     if idempotency_key is not None:
         idempotency = IdempotencyKey(project_id=project, key=idempotency_key, request_hash=request_hash(body),
                                      task_id=task.id)
-    try:
-        lifecycle.submit(session, rt, task, idempotency)
-    except IntegrityError:  # the same key raced us: answer with the winner's task
-        session.rollback()
-        existing = _find_idempotent(session, rt, project, idempotency_key or "", request_hash(body))
-        if existing is None:
-            raise
-        return existing, False
-    return task, True
+    return task, idempotency
+
+
+def submit_batch(
+    session: Session, rt: Runtime, view: WorkerView, project: str, batch: TaskBatchCreate
+) -> TaskBatchPublic:
+    """Record many tasks in one transaction and send them together; each item gets its task or its error."""
+    results: list[TaskBatchResult] = []
+    new: list[tuple[int, Task, IdempotencyKey | None]] = []
+    seen_keys: set[str] = set()
+    for index, item in enumerate(batch.tasks):
+        body = TaskCreate(**item.model_dump(exclude={"idempotency_key"}))
+        try:
+            if item.idempotency_key is not None and item.idempotency_key in seen_keys:
+                raise BadRequest(f"idempotency_key {item.idempotency_key!r} appears twice in this batch",
+                                 code="duplicate_idempotency_key",
+                                 details=[{"field": f"tasks.{index}.idempotency_key", "message": "repeated"}])
+            prepared = prepare_task(session, rt, view, project, body, item.idempotency_key)
+        except ReelError as exc:
+            results.append(TaskBatchResult(index=index, error=BatchError(code=exc.code, message=exc.message,
+                                                                         details=exc.details)))
+            continue
+        if item.idempotency_key is not None:
+            seen_keys.add(item.idempotency_key)
+        if isinstance(prepared, Task):
+            results.append(TaskBatchResult(index=index, task=to_public(session, rt, view, prepared), replayed=True))
+        else:
+            new.append((index, *prepared))
+    if new:
+        try:
+            lifecycle.submit_many(session, rt, [(task, key) for _, task, key in new])
+        except IntegrityError:  # an idempotency key raced another request: record them one by one
+            session.rollback()
+            for index, _task, key in new:
+                item = batch.tasks[index]
+                task, created = submit_task(session, rt, view, project,
+                                            TaskCreate(**item.model_dump(exclude={"idempotency_key"})),
+                                            key.key if key is not None else None)
+                results.append(TaskBatchResult(index=index, task=to_public(session, rt, view, task),
+                                               replayed=not created))
+        else:
+            results += [TaskBatchResult(index=index, task=to_public(session, rt, view, task))
+                        for index, task, _ in new]
+    return TaskBatchPublic(data=sorted(results, key=lambda r: r.index))
 
 
 def _find_idempotent(session: Session, rt: Runtime, project: str, key: str, digest: str) -> Task | None:
@@ -190,5 +252,5 @@ def is_finished(task: Task) -> bool:
 
 __all__ = [
     "cancel_task", "get_task", "is_finished", "list_tasks", "local_generators",
-    "retry_task", "submit_task", "to_public",
+    "retry_task", "submit_batch", "submit_task", "to_public",
 ]

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reel_host.paths import API_PREFIX
 from reel_host.signing import Signer
 from reel_host.storage.base import Storage, check_output
 
@@ -42,7 +43,7 @@ class LocalStorage(Storage):
 
     def url(self, key: str, *, media_type: str, filename: str, ttl_s: int) -> str:
         token = self.signer.sign_file(key, media_type, filename, ttl_s)
-        return f"{self.settings.public_url.rstrip('/')}/api/v1/files/{token}"
+        return f"{self.settings.public_url.rstrip('/')}{API_PREFIX}/files/{token}"
 
     def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)

@@ -6,6 +6,7 @@ plugins = ["image==0.3.*", "audio"]  # pins (PEP 440); or one string "image==0.3
 gpus = [0]                           # NVML indices this worker uses; omit for all
 concurrency = 1                      # tasks at once (pool children)
 preload = false                      # load default models before taking tasks
+cpu_fallback = false                 # run generators too big for these GPUs on the CPU
 loglevel = "INFO"
 exclude = ["video.remote"]           # generators of the pinned plugins not to take
 
@@ -39,6 +40,7 @@ class PoolConfig(BaseModel):
     gpus: list[int] | None = None
     concurrency: int | None = Field(default=None, ge=1, le=256)
     preload: bool | None = None
+    cpu_fallback: bool = False
     loglevel: str | None = None
     exclude: list[str] = Field(default_factory=list)
     time_limits: dict[str, float] = Field(default_factory=dict)

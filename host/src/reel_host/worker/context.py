@@ -24,7 +24,7 @@ class HostRunContext(RunContext):
     until it ends. A progress write that fails (database away) is skipped, not fatal.
     """
 
-    progress_every_s = 0.25  # at most this often a progress row is written (the last one always is)
+    progress_every_s = 0.25  # at most this often a progress row is written
     poll_every_s = 0.25      # at most this often the record is read for cancellation
 
     def __init__(self, rt: object, claim: Claim, workdir: Path, device: str) -> None:
@@ -56,8 +56,8 @@ class HostRunContext(RunContext):
 
     def _report_progress(self, fraction: float, message: str | None) -> None:
         now = time.monotonic()
-        if fraction < 1 and now - self._last_write < self.progress_every_s:
-            return
+        if now - self._last_write < self.progress_every_s:
+            return  # coalesced: the next report, or the outcome (which records 1.0), carries it
         self._last_write = now
         lines = self.take_logs()
         try:

@@ -12,7 +12,7 @@ from typing import Any
 from reel_host.queue.celery_app import queue_for, time_limit_for, visibility_timeout
 from reel_host.runtime import Runtime
 from reel_host.services.catalog import local_generators
-from reel_host.worker.gpus import GpuInfo, probe_gpus, unmet_requirement
+from reel_host.worker.gpus import GpuInfo, Placement, place, probe_gpus
 
 log = logging.getLogger("reel.worker")
 
@@ -30,6 +30,17 @@ class WorkerPlan:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     gpu_indices: list[int] | None = None
     visibility_timeout_s: int | None = None
+    cpu_fallback: bool = False
+
+    @property
+    def device_gpus(self) -> list[GpuInfo]:
+        """The GPUs its pool children run on ([] when it runs everything on the CPU)."""
+        return self.gpus if self.device.startswith("cuda") else []
+
+    @property
+    def cpu_generators(self) -> set[str]:
+        """Generators it runs on the CPU although it has GPUs (CPU fallback)."""
+        return {g["name"] for g in self.generators if g.get("runs_on") == "cpu"} if self.device_gpus else set()
 
     @property
     def queues(self) -> list[str]:
@@ -37,7 +48,11 @@ class WorkerPlan:
 
     def summary(self) -> str:
         """What ``reel worker --dry-run`` prints."""
-        lines = [f"worker {self.worker_id} (pool {self.pool}, device {self.device})", "plugins:"]
+        devices = self.device
+        if len(self.device_gpus) > 1:
+            devices = f"cuda:0..cuda:{len(self.device_gpus) - 1}, one per pool child in turn"
+        fallback = ", CPU fallback allowed" if self.cpu_fallback else ""
+        lines = [f"worker {self.worker_id} (pool {self.pool}, device {devices}{fallback})", "plugins:"]
         lines += [f"  {p['name']:<14} {p['distribution'] or '?'} {p['version'] or '?'}" for p in self.plugins]
         lines.append("GPUs:" if self.gpus else "GPUs: none (CPU worker)")
         lines += [
@@ -49,7 +64,11 @@ class WorkerPlan:
         lines.append(
             "queues:" if self.generators else "queues: none (no generator here can run on this hardware)"
         )
-        lines += [f"  {queue_for(g['name']):<32} time limit {g['time_limit_s']:g}s" for g in self.generators]
+        lines += [
+            f"  {queue_for(g['name']):<32} time limit {g['time_limit_s']:g}s"
+            + ("  (on the CPU)" if g["name"] in self.cpu_generators else "")
+            for g in self.generators
+        ]
         if self.skipped:
             lines.append("skipped:")
             lines += [f"  {s['name']}: {s['reason']}" for s in self.skipped]
@@ -71,13 +90,20 @@ class WorkerPlan:
 def pick_device(gpus: list[GpuInfo]) -> str:
     if not gpus or importlib.util.find_spec("torch") is None:
         return "cpu"
-    return "cuda:0"  # CUDA_VISIBLE_DEVICES narrows the process to the worker's GPUs
+    return "cuda:0"  # CUDA_VISIBLE_DEVICES narrows the process to the worker's GPUs; child 0's
 
 
 def plan_worker(
-    rt: Runtime, gpu_indices: list[int] | None = None, exclude: set[str] | None = None
+    rt: Runtime,
+    gpu_indices: list[int] | None = None,
+    exclude: set[str] | None = None,
+    *,
+    cpu_fallback: bool = False,
 ) -> WorkerPlan:
     """Load the pinned plugins (raising PluginError on a bad pin) and decide the queues.
+
+    ``cpu_fallback``: take generators whose ``min_vram_gb`` exceeds the GPUs here (and that
+    can run on the CPU) and run them on the CPU, instead of leaving them to other pools.
 
     Raises:
         PluginError: a pin cannot be satisfied.
@@ -97,14 +123,18 @@ def plan_worker(
     worker_id = f"{pool}@{socket.gethostname()}.{os.getpid()}"
     generators, skipped = [], []
     for name, info in sorted(local_generators(rt).items()):
-        reason = "excluded by the pool's configuration" if name in (exclude or set()) else None
-        reason = reason or unmet_requirement(info.requirements, gpus)
-        if reason:
-            log.warning("not taking %s: %s", name, reason)
-            skipped.append({"name": name, "reason": reason})
+        if name in (exclude or set()):
+            placement = Placement(None, "excluded by the pool's configuration")
         else:
+            placement = place(info.requirements, gpus, cpu_fallback=cpu_fallback)
+        if placement.runs_on is None:
+            log.warning("not taking %s: %s", name, placement.reason)
+            skipped.append({"name": name, "reason": placement.reason})
+        else:
+            if placement.reason:
+                log.warning("taking %s: %s", name, placement.reason)
             limit = time_limit_for(rt.settings, name, info.requirements)
-            generators.append({**info.to_dict(), "time_limit_s": limit})
+            generators.append({**info.to_dict(), "time_limit_s": limit, "runs_on": placement.runs_on})
     plugins = [p.to_dict() for p in registry.plugins]
     visibility = (
         None
@@ -121,22 +151,26 @@ def plan_worker(
         skipped,
         gpu_indices=gpu_indices,
         visibility_timeout_s=visibility,
+        cpu_fallback=cpu_fallback,
     )
 
 
-def run_worker(rt: Runtime, plan: WorkerPlan, *, concurrency: int = 1, loglevel: str = "INFO") -> None:
-    """Run the Celery worker in this process until it is stopped."""
+def run_worker(
+    rt: Runtime, plan: WorkerPlan, *, concurrency: int = 1, loglevel: str = "INFO", preload: bool = False
+) -> None:
+    """Run the Celery worker in this process until it is stopped (``preload``: default models first)."""
     from celery.signals import worker_ready
 
     from reel_host.worker.app import bind_worker_tasks
     from reel_host.worker.heartbeat import Heartbeat
     from reel_host.worker.watchdog import CancelWatchdog
 
-    os.environ["REEL_WORKER_ID"] = plan.worker_id
-    if plan.gpus and plan.device.startswith("cuda"):
-        # UUIDs, not indices: CUDA's device order need not be NVML's
-        os.environ.setdefault("CUDA_VISIBLE_DEVICES", ",".join(g.uuid for g in plan.gpus))
-    app = bind_worker_tasks(rt, plan.worker_id, plan.device, [g["name"] for g in plan.generators])
+    if plan.device_gpus:
+        # for CUDA itself (the pool children inherit it): UUIDs, not indices, since CUDA's
+        # device order need not be NVML's; cuda:N is then plan.gpus[N]
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", ",".join(g.uuid for g in plan.device_gpus))
+    app = bind_worker_tasks(rt, plan.worker_id, plan.device_gpus, [g["name"] for g in plan.generators],
+                            cpu_generators=plan.cpu_generators, preload=preload)
     if rt.settings.embedded_broker:
         app.conf.worker_enable_remote_control = False
     elif plan.visibility_timeout_s:  # longer than the longest time limit of what this worker takes

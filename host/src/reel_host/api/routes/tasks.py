@@ -14,8 +14,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from reel_host.api import events_stream
 from reel_host.api.access import AccessCallDep, TaskCallDep
-from reel_host.api.calls import as_json
-from reel_host.errors import Unauthorized
+from reel_host.api.calls import ApiCall, ApiCallDep, as_json, prefer_wait
+from reel_host.errors import InvalidRequest, Unauthorized
 from reel_host.paths import API_PREFIX
 from reel_host.records.models import TaskAttempt, TaskLog
 from reel_host.runtime import Runtime
@@ -23,6 +23,8 @@ from reel_host.schemas.tasks import (
     AttemptPublic,
     ErrorInfo,
     EventsToken,
+    TaskBatchCreate,
+    TaskBatchPublic,
     TaskCreate,
     TaskLogPublic,
     TaskLogsPublic,
@@ -33,30 +35,67 @@ from reel_host.services import tasks as service
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
+PREFER_DOC = ("RFC 7240 `wait=N`: answer once the task is finished or after N seconds (capped by "
+              "REEL_MAX_WAIT_S), without polling; the answer carries `Preference-Applied`.")
+
+
 @router.post("/submit", status_code=202, response_model=TaskPublic)
 async def submit_task(
     body: TaskCreate, call: AccessCallDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    prefer: Annotated[str | None, Header(description=PREFER_DOC)] = None,
 ) -> Response:
-    """Queue a generation task; answers at once (202) without waiting for a worker."""
+    """Queue a generation task; answers at once (202) without waiting for a worker, unless `Prefer: wait=N`."""
     rt, view = call.rt, call.view
+    created_flag: list[bool] = []
 
-    def work(session: Session) -> Response:
-        who = call.principal(session)  # a key's project, or one of a login's projects (body.project)
-        project = who.submit_project(body.project)
+    call.requested_project = body.project  # a key's own project, or one of a login's projects
+
+    def work(session: Session, project: str) -> TaskPublic:
         task, created = service.submit_task(session, rt, view, project, body, idempotency_key,
-                                            created_by=who.user_id)
-        headers = None if created else {"Idempotent-Replayed": "true"}
-        return as_json(service.to_public(session, rt, view, task), 202, headers)
+                                            created_by=call.principal(session).user_id)
+        created_flag.append(created)
+        return service.to_public(session, rt, view, task)
 
-    return await call.run_open(work)
+    task = await call.run_model(work)
+    headers = {} if created_flag[0] else {"Idempotent-Replayed": "true"}
+    return await _answer(call, task, prefer, 202, headers)
+
+
+@router.post("/submit_batch", response_model=TaskBatchPublic)
+async def submit_task_batch(body: TaskBatchCreate, call: ApiCallDep) -> Response:
+    """Queue many tasks in one request, one commit and one round of publishing (CMS imports, bursts).
+
+    Each item is answered in order with its task (or, with `replayed`, the one its
+    `idempotency_key` already made) or its own error; one bad item fails alone.
+    """
+    if len(body.tasks) > call.rt.settings.max_batch:
+        raise InvalidRequest(f"a batch holds at most {call.rt.settings.max_batch} tasks (REEL_MAX_BATCH), "
+                             f"got {len(body.tasks)}", details=[{"field": "tasks", "message": "too many tasks"}])
+    rt, view = call.rt, call.view
+    return await call.run(lambda session, project: service.submit_batch(session, rt, view, project, body))
 
 
 @router.get("/{task_id}/status", response_model=TaskPublic)
-async def read_task(task_id: str, call: TaskCallDep) -> Response:
+async def read_task(
+    task_id: str, call: TaskCallDep, prefer: Annotated[str | None, Header(description=PREFER_DOC)] = None,
+) -> Response:
+    """The task; with `Prefer: wait=N`, once it is finished or after N seconds."""
     rt, view = call.rt, call.view
-    return await call.run(lambda session, project: service.to_public(
+    task = await call.run_model(lambda session, project: service.to_public(
         session, rt, view, service.get_task(session, project, task_id)))
+    return await _answer(call, task, prefer, 200, {})
+
+
+async def _answer(call: ApiCall, task: TaskPublic, prefer: str | None, status_code: int,
+                  headers: dict[str, str]) -> Response:
+    wait = prefer_wait(prefer, call.rt.settings.max_wait_s)
+    if wait is not None:
+        rt, view, task_id = call.rt, call.view, task.id
+        task = await call.wait_until_finished(task, wait, lambda session, project: service.to_public(
+            session, rt, view, service.get_task(session, project, task_id)))
+        headers["Preference-Applied"] = f"wait={wait:g}"
+    return as_json(task, status_code, headers)
 
 
 @router.delete("/{task_id}/cancel", response_model=TaskPublic)
@@ -128,10 +167,11 @@ async def stream_task_events(
 ) -> EventSourceResponse:
     """Server-Sent Events: ``task`` (the task resource on each change) and ``log`` lines, until it ends.
 
-    Every event has an id; reconnecting with ``Last-Event-ID`` resumes without gaps or repeats.
-    No database connection is held while the stream waits: each look is a short session.
+    No database connection is held while the stream waits: each look is a short session. Every event
+    has an id; reconnecting with ``Last-Event-ID`` resumes without gaps or repeats.
     """
     rt, view = call.rt, call.view
+    hub = request.app.state.task_hub
 
     def authorise(session: Session) -> str:
         if token:
@@ -146,7 +186,7 @@ async def stream_task_events(
 
     project = await anyio.to_thread.run_sync(lambda: _with_session(rt, authorise))
 
-    return events_stream.event_response(request, rt, view, project, task_id)
+    return events_stream.event_response(request, rt, view, project, task_id, hub)
 
 
 def _with_session(rt: Runtime, fn: Callable[[Session], str]) -> str:

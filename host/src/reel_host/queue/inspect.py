@@ -1,24 +1,48 @@
-"""Which task attempts a broker queue holds: how the reconciler finds lost messages.
+"""Reading the broker's state without consuming from it: how many messages wait in a queue.
 
-Only the transports Reel configures are listed (Redis with priority sub-queues and a
-key prefix, and the embedded filesystem transport); for any other the answer is None
-("cannot tell"), and nothing is re-sent on a guess.
+The records' reconciler compares what the records say is queued with what the broker
+holds; the metrics report queue depth. Both go through :func:`queue_size`, which asks the
+transport's own count (``Channel._size``, what a passive ``queue_declare`` reports), so it
+counts the same way the transport delivers: on Redis the ten priority sub-queues
+(``reel.gen.x``, ``reel.gen.x:1`` … ``:9``) under the global key prefix, on the embedded
+transport the finished message files (never one still being written).
+
+:func:`queued_messages` goes further and lists which task attempts a queue holds, for the
+transports Reel configures (Redis with priority sub-queues and a key prefix, and the
+embedded transport); for any other it answers None ("cannot tell") and the reconciler
+sends nothing again on a guess.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 from collections.abc import Iterable
 from typing import Any
 
 from celery import Celery
 
-log = logging.getLogger("reel.dispatch")
+from reel_host.queue.fs_transport import is_message_of
 
+# (task id, attempt) pairs of the ``reel.run`` messages a queue holds
 Listing = set[tuple[str, int]]
+
+
+def queue_size(app: Celery, queue_name: str) -> int:
+    """Messages waiting in ``queue_name`` (0 for a queue the broker does not know).
+
+    Messages already delivered to a worker and not yet acknowledged are not counted.
+
+    Raises:
+        kombu.exceptions.OperationalError: the broker cannot be reached.
+    """
+    with app.pool.acquire(block=True) as conn:
+        # Not queue_declare(passive=True): on Redis with a global key prefix, kombu's existence
+        # check (EXISTS in a pipeline) misses the prefix, so a full queue answers NOT_FOUND.
+        # _size sums the priority sub-queues through the prefixed client, and is 0 for a queue
+        # nobody ever published to.
+        return int(conn.default_channel._size(queue_name))
 
 
 def queued_messages(app: Celery, queue: str, only_if_fewer_than: int | None = None) -> Listing | None:
@@ -27,11 +51,10 @@ def queued_messages(app: Celery, queue: str, only_if_fewer_than: int | None = No
     With ``only_if_fewer_than``, a queue holding at least that many messages answers None
     without being listed (nothing can be missing from it).
     """
-    with app.connection_for_write() as conn:
+    if only_if_fewer_than is not None and queue_size(app, queue) >= only_if_fewer_than:
+        return None
+    with app.pool.acquire(block=True) as conn:
         channel: Any = conn.default_channel
-        size = _size(channel, queue)
-        if only_if_fewer_than is not None and size >= only_if_fewer_than:
-            return None
         transport = type(conn.transport).__module__
         if transport.endswith(".redis"):
             raw = _redis_payloads(channel, queue)
@@ -40,13 +63,6 @@ def queued_messages(app: Celery, queue: str, only_if_fewer_than: int | None = No
         else:
             return None
         return {pair for pair in (_attempt_of(item) for item in raw) if pair is not None}
-
-
-def _size(channel: Any, queue: str) -> int:
-    try:
-        return int(channel._size(queue))
-    except Exception:  # a queue never declared counts as empty
-        return 0
 
 
 def _redis_payloads(channel: Any, queue: str) -> Iterable[bytes]:
@@ -58,10 +74,9 @@ def _redis_payloads(channel: Any, queue: str) -> Iterable[bytes]:
 
 
 def _folder_payloads(folder: str, queue: str) -> Iterable[bytes]:
-    suffix = f"{queue}.msg"
     for name in os.listdir(folder):
-        if name.partition(".")[2] != suffix:
-            continue
+        if not is_message_of(name, queue):
+            continue  # another queue's, or one still being written
         try:
             with open(os.path.join(folder, name), "rb") as f:
                 yield f.read()

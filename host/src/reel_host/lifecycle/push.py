@@ -1,0 +1,141 @@
+"""Push, not poll: state changes reach every API process as they are committed.
+
+Publishing: each transition that changes what a client sees calls :func:`notify` in its
+own transaction. On PostgreSQL that is ``pg_notify('reel_tasks', '<task id>')``, which the
+server delivers at commit (never for a rolled-back change). SQLite (the embedded mode, one
+machine) has no notifications: there the hub polls ``tasks.updated_at`` briefly, once per
+process, only while someone waits.
+
+Listening: one :class:`TaskHub` per API process holds one listening connection (or the
+poller) and wakes the coroutines waiting on a task (SSE streams, ``Prefer: wait``). A
+thousand subscribers cost one connection, not a thousand polls, and no waiter holds a
+database connection while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from reel_host.records.models import Task
+
+if TYPE_CHECKING:
+    from reel_host.runtime import Runtime
+
+log = logging.getLogger("reel.push")
+
+CHANNEL = "reel_tasks"
+
+
+def notify(session: Session, task_id: str) -> None:
+    """Tell every API process, at commit, that ``task_id`` changed (PostgreSQL; a no-op on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, :task)"), {"channel": CHANNEL, "task": task_id})
+
+
+class TaskHub:
+    """Wakes the coroutines of this process that wait for a task to change."""
+
+    def __init__(self, rt: Runtime, poll_s: float = 0.1) -> None:
+        self.rt = rt
+        self.poll_s = poll_s
+        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.delivered = 0  # notifications received (tests and metrics read it)
+
+    # -- waiting (in the event loop) --------------------------------------------------
+    async def wait(self, task_id: str, timeout: float) -> bool:
+        """Until ``task_id`` changes or ``timeout`` passes; True if it changed."""
+        self._ensure_started()
+        event = asyncio.Event()
+        entry = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._waiters[task_id].add(entry)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                waiting = self._waiters.get(task_id)
+                if waiting is not None:
+                    waiting.discard(entry)
+                    if not waiting:
+                        del self._waiters[task_id]
+
+    def subscribers(self) -> int:
+        with self._lock:
+            return sum(len(w) for w in self._waiters.values())
+
+    def _wake(self, task_id: str) -> None:
+        self.delivered += 1
+        with self._lock:
+            waiting = list(self._waiters.get(task_id, ()))
+        for loop, event in waiting:
+            loop.call_soon_threadsafe(event.set)
+
+    # -- listening (one thread per process) --------------------------------------------
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    target = self._listen if self.rt.engine.dialect.name == "postgresql" else self._poll
+                    self._thread = threading.Thread(target=target, name="reel-push", daemon=True)
+                    self._thread.start()
+
+    def start(self) -> TaskHub:
+        self._ensure_started()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _listen(self) -> None:
+        import psycopg
+
+        url = self.rt.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._wake_all()  # changes made while we were not listening
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self._wake(note.payload)
+            except Exception as exc:  # database away: waiters fall back to their timeouts
+                log.warning("push listener: %s; reconnecting", exc)
+                self._stop.wait(1.0)
+
+    def _poll(self) -> None:
+        seen: dict[str, object] = {}
+        while not self._stop.wait(self.poll_s):
+            with self._lock:
+                watched = list(self._waiters)
+            if not watched:
+                seen.clear()
+                continue
+            try:
+                with self.rt.sessions() as session:
+                    rows = session.execute(select(Task.id, Task.updated_at).where(Task.id.in_(watched))).all()
+            except Exception as exc:
+                log.warning("push poller: %s", exc)
+                continue
+            for task_id, updated_at in rows:
+                if task_id in seen and seen[task_id] != updated_at:
+                    self._wake(task_id)
+                seen[task_id] = updated_at
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            ids = list(self._waiters)
+        for task_id in ids:
+            self._wake(task_id)
