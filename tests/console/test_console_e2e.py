@@ -183,9 +183,20 @@ def wait_status(page, status: str, timeout: float = TIMEOUT_MS) -> None:
                              ) from None
 
 
+def wait_for(page, selector: str, timeout: float = 60_000) -> None:
+    """Wait for an element; on a timeout, say what the page shows instead."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    try:
+        page.wait_for_selector(selector, timeout=timeout)
+    except PageTimeout:
+        raise AssertionError(f"{selector} did not show on {page.url}; the page shows:\n"
+                             f"{page.inner_text('body')[:3000]}") from None
+
+
 def choose_generator(page, name: str) -> None:
     page.goto("/")
-    page.wait_for_selector("[data-testid=generator]")
+    wait_for(page, "[data-testid=generator]")
     page.select_option("[data-testid=generator]", name)
     page.wait_for_selector("#params-form")
 
@@ -210,7 +221,7 @@ def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
     admin.fill("input[name=email]", "admin@example.com")
     admin.fill("input[name=password]", PASSWORD)
     admin.click("button[type=submit]")
-    admin.wait_for_selector("[data-testid=generator]")
+    wait_for(admin, "[data-testid=generator]")
 
     # 2. the admin invites a person into the default project
     admin.goto("/projects/default")
@@ -231,7 +242,7 @@ def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
     screens.shot(bob, "invitation-signup")
     bob.fill("input[name=password]", PASSWORD)
     bob.click("button[type=submit]")
-    bob.wait_for_selector("[data-testid=generator]")
+    wait_for(bob, "[data-testid=generator]")
 
     # 4. a portrait video: the default orientation; the progress bar advances while it runs
     choose_generator(bob, "video.diffusers")
@@ -327,14 +338,14 @@ def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
     eve.goto(invite)
     eve.fill("input[name=password]", PASSWORD)
     eve.click("button[type=submit]")
-    eve.wait_for_selector("[data-testid=generator]")
+    wait_for(eve, "[data-testid=generator]")
     eve.click("[data-testid=logout]")
     eve.wait_for_url("**/login")
     eve.goto("/login")
     eve.fill("input[name=email]", "carol@example.com")
     eve.fill("input[name=password]", PASSWORD)
     eve.click("button[type=submit]")
-    eve.wait_for_selector("[data-testid=generator]")
+    wait_for(eve, "[data-testid=generator]")
     for task_id in (portrait, image, audio):
         eve.goto(f"/tasks/{task_id}")
         eve.wait_for_selector("[data-testid=not-found]")

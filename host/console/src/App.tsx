@@ -43,6 +43,10 @@ function RequireLogin({ children }: { children: (me: Me) => ReactNode }) {
   const me = useMe();
   const setup = useSetup();
   if (me.isLoading || setup.isLoading) return <p className="loading">Loading…</p>;
+  if (me.error) {
+    return <p className="error">The server did not answer ({(me.error as Error).message});{" "}
+      <button onClick={() => me.refetch()}>try again</button></p>;
+  }
   if (!me.data) return <Navigate to={setup.data?.first_run ? "/setup" : "/login"} replace />;
   return <Shell me={me.data}>{children(me.data)}</Shell>;
 }

@@ -15,6 +15,11 @@ export const keys = {
   keys: (p: string) => ["project", p, "keys"] as const,
 };
 
+/** Retry what the server may answer better in a moment (503 while busy, a dropped connection), never a 4xx. */
+export function retryTransient(count: number, error: unknown): boolean {
+  return count < 4 && !(error instanceof ApiError && error.status < 500);
+}
+
 export function useSetup() {
   return useQuery({ queryKey: keys.setup, queryFn: () => call(api.GET("/api/v1/auth/setup")) });
 }
@@ -31,7 +36,7 @@ export function useMe() {
         throw e;
       }
     },
-    retry: false,
+    retry: retryTransient,
   });
 }
 
@@ -45,7 +50,7 @@ export function useTask(id: string, pollMs: number | false = false) {
     queryKey: keys.task(id),
     refetchInterval: pollMs,
     queryFn: () => call(api.GET("/api/v1/tasks/{task_id}/status", { params: { path: { task_id: id } } })),
-    retry: false,
+    retry: retryTransient,
   });
 }
 
