@@ -16,7 +16,7 @@ def test_sender_down_while_the_task_runs__every_event_delivered_after_restart(cb
     try:
         cb_stack.sender.stop(signal.SIGKILL)
         task = cb_stack.submit(
-            params={"text": "x", "steps": 3}, callback={"url": receiver.url(), "events": ALL}
+            params={"text": "x", "steps": 3, "step_s": 0.3}, callback={"url": receiver.url(), "events": ALL}
         )
         cb_stack.follow(task["id"])
         assert receiver.requests == []

@@ -111,7 +111,8 @@ def test_progress__at_most_one_per_half_second(cb_stack):
 
 def test_receiver_down_then_back__gets_every_event_in_order(cb_stack):
     receiver = Receiver()  # not started: connections are refused
-    task = cb_stack.submit(params={"text": "x", "steps": 4}, callback={"url": receiver.url(), "events": ALL})
+    task = cb_stack.submit(params={"text": "x", "steps": 4, "step_s": 0.3},
+                           callback={"url": receiver.url(), "events": ALL})
     cb_stack.follow(task["id"])
     rows = wait_deliveries(cb_stack, task["id"], lambda rows: rows and len(rows[0]["attempts"]) >= 2)
     assert rows[0]["event"] == "started" and rows[0]["status"] == "pending"

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         default=None, description="broker visibility timeout; default: longer than the longest time limit known here")
     refuse_without_worker: bool = Field(default=False, description="refuse submits no live worker can take")
 
+    batch_sizes: dict[str, int] = Field(
+        default_factory=dict,
+        description='dynamic batching, tasks per batch by generator, JSON: {"image.diffusers": 4}')
+    batch_wait_s: float = Field(
+        default=0.05, ge=0, description="how long a worker gathers a batch after its first task")
     model_cache_size: int = Field(
         default=2, ge=0, description="loaded models a worker process keeps per device (LRU); 0: no count bound")
     model_cache_bytes: ByteSize | None = Field(

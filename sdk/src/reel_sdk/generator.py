@@ -55,6 +55,35 @@ class Generator:
     def unload(self, model: Any) -> None:
         """Release what ``load`` allocated (called when the host evicts the model)."""
 
+    # -- dynamic batching (optional): several compatible tasks in one call ---------------
+    def batch_key(self, params: Any) -> str | None:
+        """Tasks whose params give the same key may run together in :meth:`generate_batch`.
+
+        None (the default) means never batched. The key must imply the same
+        :meth:`model_key`. A worker batches only where its operator configured a batch
+        size for the generator (``REEL_BATCH_SIZES`` or the pool TOML's ``[batch]``).
+        """
+        return None
+
+    def generate_batch(
+        self, model: Any, params_list: list[Any], ctx_list: list[RunContext]
+    ) -> list[list[Output] | BaseException]:
+        """Produce each task's outputs, or the error that task alone failed with.
+
+        One item per task, in order. Report progress and see cancellation through each
+        task's own ``ctx``; an exception raised from here fails (or retries) the whole
+        batch. The default runs :meth:`generate` once per task.
+        """
+        from reel_sdk.errors import GeneratorError
+
+        results: list[list[Output] | BaseException] = []
+        for params, ctx in zip(params_list, ctx_list, strict=True):
+            try:
+                results.append(self.generate(model, params, ctx))
+            except GeneratorError as exc:
+                results.append(exc)
+        return results
+
     def models(self) -> list[str]:
         """Model ids or keys this generator can load (for listings; may be empty)."""
         return []

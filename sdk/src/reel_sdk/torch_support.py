@@ -74,3 +74,32 @@ def diffusers_progress(
         return callback_kwargs
 
     return callback
+
+
+def diffusers_batch_progress(
+    ctxs: list[RunContext], total_steps: int, *, start: float = 0.0, end: float = 1.0, message: str = "step"
+) -> tuple[Callable[..., dict[str, Any]], set[int]]:
+    """A ``callback_on_step_end`` for a batch: each step reported to every task's ``ctx``.
+
+    A task cancelled meanwhile does not stop its batch mates: its index is added to the
+    returned set (its outputs are then dropped) and it is not reported to again. Only when
+    every task is cancelled does the pipeline stop (``Cancelled``).
+    """
+    from reel_sdk.errors import Cancelled
+
+    steps = [ctx.steps(total_steps, start=start, end=end, message=message) for ctx in ctxs]
+    cancelled: set[int] = set()
+
+    def callback(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        for index, on_step in enumerate(steps):
+            if index in cancelled:
+                continue
+            try:
+                on_step(step)
+            except Cancelled:
+                cancelled.add(index)
+        if len(cancelled) == len(ctxs):
+            raise Cancelled("every task of the batch was cancelled")
+        return callback_kwargs
+
+    return callback, cancelled

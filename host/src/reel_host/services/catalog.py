@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reel_host.queue.celery_app import queue_for
-from reel_host.records.models import Worker
+from reel_host.records.models import Task, Worker
 from reel_host.runtime import Runtime
 
 
@@ -64,11 +66,39 @@ def live_workers(session: Session, rt: Runtime) -> list[Worker]:
     return list(session.scalars(select(Worker).where(is_live(session, rt))))
 
 
+class QueuePositions:
+    """A bounded, cached estimate of queue positions: no ``count(*)`` on every read.
+
+    Per generator, at most once per ``ttl_s``, the (priority, queued time) of its queued
+    tasks are read in run order (up to ``limit``); a task's position is then a binary
+    search. A burst of submits or status reads costs one query per generator per second
+    instead of one per request, which went quadratic on deep queues.
+    """
+
+    def __init__(self, ttl_s: float = 1.0, limit: int = 20000) -> None:
+        self.ttl_s, self.limit = ttl_s, limit
+        self._snapshots: dict[str, tuple[float, list[tuple[int, float]]]] = {}
+
+    def position(self, session: Session, generator: str, priority: int, queued_at: datetime) -> int:
+        """1 for the next task the generator's queue runs (an estimate at most ``ttl_s`` old)."""
+        at, keys = self._snapshots.get(generator, (0.0, []))
+        if time.monotonic() - at >= self.ttl_s:
+            rows = session.execute(
+                select(Task.priority, Task.queued_at)
+                .where(Task.generator == generator, Task.status == "queued")
+                .order_by(Task.priority.desc(), Task.queued_at).limit(self.limit)
+            ).all()
+            keys = [(-p, q.timestamp()) for p, q in rows]
+            self._snapshots[generator] = (time.monotonic(), keys)
+        return bisect.bisect_left(keys, (-priority, queued_at.timestamp())) + 1
+
+
 class WorkerView:
     """A short-lived cache of what live workers carry, so submits stay cheap."""
 
     def __init__(self, ttl_s: float = 1.0) -> None:
         self.ttl_s = ttl_s
+        self.positions = QueuePositions(ttl_s)
         self._at = 0.0
         self._counts: dict[str, int] = {}
         self._advertised: dict[str, GeneratorInfo] = {}

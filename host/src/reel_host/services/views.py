@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from reel_host.lifecycle.status import TaskStatus
@@ -12,22 +11,11 @@ from reel_host.schemas.tasks import ErrorInfo, OutputPublic, TaskPublic
 from reel_host.services.catalog import WorkerView
 
 
-def queue_position(session: Session, task: Task) -> int | None:
-    """1 for the next task its queue will run; None once it left the queue."""
+def queue_position(session: Session, view: WorkerView, task: Task) -> int | None:
+    """1 for the next task its queue will run; None once it left the queue (a cached estimate)."""
     if task.status != TaskStatus.QUEUED:
         return None
-    ahead = session.scalar(
-        select(func.count()).select_from(Task).where(
-            Task.generator == task.generator,
-            Task.status == TaskStatus.QUEUED,
-            Task.id != task.id,
-            or_(
-                Task.priority > task.priority,
-                and_(Task.priority == task.priority, Task.queued_at < task.queued_at),
-            ),
-        )
-    )
-    return int(ahead or 0) + 1
+    return view.positions.position(session, task.generator, task.priority, task.queued_at)
 
 
 def to_public(session: Session, rt: Runtime, view: WorkerView, task: Task) -> TaskPublic:
@@ -55,7 +43,7 @@ def to_public(session: Session, rt: Runtime, view: WorkerView, task: Task) -> Ta
         message=message,
         attempts=task.attempts,
         priority=task.priority,
-        queue_position=queue_position(session, task),
+        queue_position=queue_position(session, view, task),
         waiting_for_worker=waiting,
         params=task.params,
         outputs=outputs,

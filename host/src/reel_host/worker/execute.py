@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from reel_host.lifecycle.status import TaskStatus
 from reel_host.records.models import TaskOutput
 from reel_host.runtime import Runtime
 from reel_host.storage import output_key, safe_name
+from reel_host.worker.batching import gather_batch
 from reel_host.worker.context import HostRunContext
 from reel_host.worker.model_cache import ModelCache
 
@@ -76,7 +78,7 @@ class TaskRunner:
                 log.exception("preloading the default model of %s failed", name)
 
     def run(self, task_id: str, attempt: int) -> str:
-        """Run the attempt; return how it ended (for logs and tests)."""
+        """Run the attempt (with compatible queued tasks, where batching is on); return how it ended."""
         # 1. claim: queued → running for this worker (or drop a stale or duplicate message)
         try:
             claim = runs.claim(self.rt, task_id, attempt, self.worker_id)
@@ -84,6 +86,9 @@ class TaskRunner:
             raise RecordsUnavailable(f"cannot claim {task_id}: the records database is unavailable") from exc
         if claim is None:
             return "dropped"
+        mates = gather_batch(self.rt, claim, self.worker_id)
+        if mates:
+            return self._run_batch([claim, *mates])
         workdir = Path(tempfile.mkdtemp(prefix=f"reel-{task_id}-"))
         ctx = HostRunContext(self.rt, claim, workdir, self.device)
         try:
@@ -91,23 +96,64 @@ class TaskRunner:
             outputs = self._generate(claim, ctx)
             # 4-5. store the files under this run's keys, then record the outcome
             return self._succeed(claim, ctx, outputs)
-        except Cancelled:
-            runs.end_cancelled(self.rt, claim, ctx.take_logs())
-            return "cancelled"
-        except SoftTimeLimitExceeded:
-            return self._fail(claim, ctx, TIME_LIMIT_CODE, time_limit_message(self.soft_limit_of(claim.task.generator)))
-        except TransientError as exc:
-            if isinstance(exc, OutOfMemory):
-                self.cache.clear()
-            return runs.retry_later(self.rt, claim, exc.code, exc.message, ctx.take_logs())
-        except GeneratorError as exc:
-            return self._fail(claim, ctx, exc.code, exc.message)
-        except Exception as exc:  # a plugin bug: fail the task, keep the worker
-            log.exception("generator %s failed on %s", claim.task.generator, task_id)
-            return self._fail(claim, ctx, "generator_error", f"{type(exc).__name__}: {exc}")
+        except BaseException as exc:
+            return self._settle_error(claim, ctx, exc)
         finally:
             ctx.close()
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _settle_error(self, claim: Claim, ctx: HostRunContext, exc: BaseException) -> str:
+        """Record how a run failed, by the SDK's error table (re-raises what is not a run's failure)."""
+        if isinstance(exc, Cancelled):
+            runs.end_cancelled(self.rt, claim, ctx.take_logs())
+            return "cancelled"
+        if isinstance(exc, SoftTimeLimitExceeded):
+            return self._fail(claim, ctx, TIME_LIMIT_CODE, time_limit_message(self.soft_limit_of(claim.task.generator)))
+        if isinstance(exc, TransientError):
+            if isinstance(exc, OutOfMemory):
+                self.cache.clear()
+            return runs.retry_later(self.rt, claim, exc.code, exc.message, ctx.take_logs())
+        if isinstance(exc, GeneratorError):
+            return self._fail(claim, ctx, exc.code, exc.message)
+        if isinstance(exc, Exception):  # a plugin bug: fail the task, keep the worker
+            log.error("generator %s failed on %s", claim.task.generator, claim.task.id, exc_info=exc)
+            return self._fail(claim, ctx, "generator_error", f"{type(exc).__name__}: {exc}")
+        raise exc
+
+    def _run_batch(self, claims: list[Claim]) -> str:
+        """2-5 for several compatible tasks in one ``generate_batch`` call; each task ends alone."""
+        gen = self.rt.registry.get(claims[0].task.generator)
+        assert gen is not None
+        ctxs = [HostRunContext(self.rt, c, Path(tempfile.mkdtemp(prefix=f"reel-{c.task.id}-")), self.device)
+                for c in claims]
+        outcomes: list[str] = []
+        ids = ", ".join(c.task.id for c in claims)
+        for ctx in ctxs:
+            ctx.log.info("running in a batch of %d tasks (%s)", len(claims), ids)
+        try:
+            params = [gen.parse_params(c.task.params) for c in claims]
+            model = self.cache.get(gen, gen.model_key(params[0]), self.device)
+            results = gen.generate_batch(model, params, list(ctxs))
+            if len(results) != len(claims):
+                raise GeneratorError(f"generator {gen.name!r} returned {len(results)} results for {len(claims)} tasks")
+        except BaseException as exc:  # the whole batch failed: each task by the same error
+            results = [exc] * len(claims)
+        try:
+            for claim, ctx, result in zip(claims, ctxs, results, strict=True):
+                if isinstance(result, BaseException):
+                    outcomes.append(self._settle_error(claim, ctx, result))
+                    continue
+                try:
+                    _check_outputs(gen.name, result)
+                    outcomes.append(self._succeed(claim, ctx, result))
+                except BaseException as exc:
+                    outcomes.append(self._settle_error(claim, ctx, exc))
+        finally:
+            for ctx in ctxs:
+                ctx.close()
+                shutil.rmtree(ctx.workdir, ignore_errors=True)
+        log.info("batch of %d %s tasks: %s", len(claims), gen.name, Counter(outcomes))
+        return outcomes[0]
 
     def _generate(self, claim: Claim, ctx: HostRunContext) -> list[Output]:
         task = claim.task
@@ -121,9 +167,7 @@ class TaskRunner:
             ctx.progress(0.0, "loading model")
         model = self.cache.get(gen, key, self.device)
         outputs = gen.generate(model, params, ctx)
-        for out in outputs:
-            if not isinstance(out, Output) or not out.path.is_file():
-                raise GeneratorError(f"generator {task.generator!r} returned a missing output: {out!r}")
+        _check_outputs(task.generator, outputs)
         return outputs
 
     def _succeed(self, claim: Claim, ctx: HostRunContext, outputs: list[Output]) -> str:
@@ -155,6 +199,12 @@ class TaskRunner:
     def _fail(self, claim: Claim, ctx: HostRunContext, code: str, message: str) -> str:
         done = runs.finish(self.rt, claim, TaskStatus.FAILED, code, message, logs=ctx.take_logs())
         return "failed" if done else "cancelled"
+
+
+def _check_outputs(generator: str, outputs: list[Output]) -> None:
+    for out in outputs:
+        if not isinstance(out, Output) or not out.path.is_file():
+            raise GeneratorError(f"generator {generator!r} returned a missing output: {out!r}")
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from reel_sdk import Generator, InvalidInput, Output, Requirements, RunContext
+from reel_sdk.errors import Cancelled
 from reel_sdk.loading import canonical_model, is_local_model, load_errors_translated
-from reel_sdk.torch_support import diffusers_progress, free_device_memory, torch_dtype, translate_oom
+from reel_sdk.torch_support import (
+    diffusers_batch_progress,
+    diffusers_progress,
+    free_device_memory,
+    torch_dtype,
+    translate_oom,
+)
 
 from reel_image.params import DEFAULT_MODELS, DiffusersImageParams
 
@@ -96,6 +103,67 @@ class DiffusersImage(Generator):
         pipe.set_progress_bar_config(disable=True)
         call_params = frozenset(inspect.signature(pipe.__call__).parameters)
         return LoadedPipeline(model_key, pipe, pipe.scheduler, call_params)
+
+    def batch_key(self, params: DiffusersImageParams) -> str | None:
+        """Prompts of the same model, size, steps, scheduler, guidance and image count share one call."""
+        return json.dumps([canonical_model(params.model), params.width, params.height, params.steps,
+                           params.scheduler, params.guidance, params.num_images, params.format])
+
+    def generate_batch(
+        self, model: LoadedPipeline, params_list: list[DiffusersImageParams], ctx_list: list[RunContext]
+    ) -> list[list[Output] | BaseException]:
+        import torch
+
+        first = params_list[0]
+        # 1. Checks, and one scheduler for the batch (the batch key makes them all alike).
+        _check_size(model, first)
+        model.pipe.scheduler = _make_scheduler(model, first.scheduler)
+
+        # 2. One seeded generator per image, in the pipeline's order (each prompt's images together).
+        seeds = []
+        for params in params_list:
+            seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
+            seeds.append([(seed + i) % 2**32 for i in range(params.num_images)])
+        generators = [torch.Generator(device="cpu").manual_seed(s) for task_seeds in seeds for s in task_seeds]
+
+        # 3. Denoise all prompts in one call; a cancelled task is dropped from the report, not the batch.
+        for ctx in ctx_list:
+            ctx.progress(0.0, f"encoding prompt (batch of {len(ctx_list)})")
+        callback, cancelled = diffusers_batch_progress(ctx_list, first.steps, end=0.95)
+        negatives = [p.negative_prompt or "" for p in params_list]
+        kwargs: dict[str, Any] = {
+            "prompt": [p.prompt for p in params_list],
+            "negative_prompt": negatives if any(negatives) else None,
+            "width": first.width,
+            "height": first.height,
+            "num_inference_steps": first.steps,
+            "num_images_per_prompt": first.num_images,
+            "generator": generators,
+            "output_type": "pil",
+            "callback_on_step_end": callback,
+        }
+        if first.guidance is not None:
+            kwargs["guidance_scale"] = first.guidance
+        kwargs = {k: v for k, v in kwargs.items() if k in model.call_params and v is not None}
+        with translate_oom(), torch.inference_mode():
+            images = model.pipe(**kwargs).images
+
+        # 4. Each task's files, with the parameters that made them.
+        results: list[list[Output] | BaseException] = []
+        for index, (params, ctx, task_seeds) in enumerate(zip(params_list, ctx_list, seeds, strict=True)):
+            if index in cancelled:
+                results.append(Cancelled("the task was cancelled"))
+                continue
+            mine = images[index * first.num_images:(index + 1) * first.num_images]
+            outputs = []
+            for n, (image, image_seed) in enumerate(zip(mine, task_seeds, strict=True)):
+                metadata = _metadata(model, params, image_seed, n, {**kwargs, "prompt": params.prompt})
+                path = ctx.workdir / f"image-{n}.{params.format}"
+                _save(image, path, params.format, metadata)
+                outputs.append(Output(path=path, media_type=MEDIA_TYPES[params.format], metadata=metadata))
+            ctx.progress(1.0, f"{len(outputs)} image(s) done")
+            results.append(outputs)
+        return results
 
     def unload(self, model: LoadedPipeline) -> None:
         model.pipe = None
