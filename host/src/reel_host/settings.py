@@ -160,6 +160,21 @@ class Settings(BaseSettings):
     callback_concurrency: int = Field(default=8, description="threads of `reel callbacks`")
     callback_secret_grace_s: float = Field(default=24 * 3600, description="a rotated-out secret signs this long")
 
+    # -- console accounts; see docs/console.md
+    signup: Literal["open", "invite"] | None = Field(
+        default=None, description="who may create an account: open, or invite (links only); default: open in "
+        "embedded mode, invite otherwise")
+    session_ttl_s: int = Field(default=14 * 24 * 3600, description="a console login lasts this long")
+    cookie_secure: bool | None = Field(
+        default=None, description="mark the session cookie Secure; default: yes outside embedded mode")
+    invitation_ttl_s: int = Field(default=7 * 24 * 3600, description="an invitation link works this long")
+    reset_ttl_s: int = Field(default=24 * 3600, description="a password reset or setup link works this long")
+    login_burst: int = Field(default=5, description="login attempts one account may take at once")
+    login_rate_per_s: float = Field(default=1 / 12, description="login attempts per second an account regains")
+    login_address_burst: int = Field(default=30, description="login attempts one client address may take at once")
+    login_address_rate_per_s: float = Field(default=0.5, description="login attempts per second an address regains")
+    password_min_length: int = Field(default=10, description="shortest password accepted")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.sealing_keys:
@@ -192,6 +207,19 @@ class Settings(BaseSettings):
     @property
     def embedded_broker(self) -> bool:
         return not self.broker_url
+
+    @property
+    def embedded(self) -> bool:
+        """Embedded mode (``reel up``): no broker URL, one machine, the first visitor may become admin."""
+        return not self.broker_url
+
+    @property
+    def resolved_signup(self) -> str:
+        return self.signup or ("open" if self.embedded else "invite")
+
+    @property
+    def resolved_cookie_secure(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else not self.embedded
 
     @property
     def resolved_storage_url(self) -> str:

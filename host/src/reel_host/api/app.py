@@ -10,12 +10,26 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from reel_host import __version__
+from reel_host.api.console import install_console
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
 from reel_host.api.limits import BodyLimitMiddleware, InputSanityMiddleware
 from reel_host.api.openapi import install_openapi
 from reel_host.api.overload import OverloadGuard
-from reel_host.api.routes import admin_callbacks, callbacks, files, health, plugins, projects, tasks, workers
+from reel_host.api.routes import (
+    admin_callbacks,
+    auth,
+    callbacks,
+    files,
+    health,
+    members,
+    ops,
+    plugins,
+    projects,
+    results,
+    tasks,
+    workers,
+)
 from reel_host.lifecycle.dispatch import Reconciler
 from reel_host.lifecycle.push import TaskHub
 from reel_host.paths import API_PREFIX
@@ -61,16 +75,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
     install_openapi(app)
-    for module in (health, plugins, tasks, projects, workers, files):
+    for module in (health, plugins, tasks, results, projects, workers, files, auth, members, ops):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
+    install_console(app)  # the router's fallback: client routes where no API route matched
     app.add_middleware(BodyLimitMiddleware, max_bytes=s.max_body_bytes)
     app.add_middleware(InputSanityMiddleware)
     app.add_middleware(OverloadGuard, max_in_flight=s.api_max_concurrency)
     origins = [o.strip().rstrip("/") for o in s.cors_origins.split(",") if o.strip()]
     if origins:  # none configured: no CORS headers at all, so browsers keep to the same origin
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
-                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Prefer"],
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_credentials=True,
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Prefer",
+                                          "X-CSRF-Token"],
                            expose_headers=["Retry-After", "Idempotent-Replayed", "X-Request-ID"])
     return app

@@ -67,12 +67,86 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
 
 
+# -- console accounts (reel_host.accounts) ------------------------------------------------
+
+
+class User(Base):
+    """A person who logs into the console; ``email_key`` (lower-cased) is what is unique."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("usr"))
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # null: set through a one-time link
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    locked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A login: the cookie carries the token, the record keeps only its SHA-256 (``id``)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class Membership(Base):
+    """A person's role in a project: ``owner`` (manages members, keys, settings) or ``member``."""
+
+    __tablename__ = "memberships"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """A one-time link that lets an email join a project (signing up if needed)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class PasswordReset(Base):
+    """A one-time link that sets a user's password (reset, or the first admin's setup)."""
+
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_project_created", "project_id", "created_at", "id"),
         Index("ix_tasks_queue_status", "generator", "status", "priority", "queued_at"),
         Index("ix_tasks_dispatch", "status", "dispatched_at", "due_at"),
+        Index("ix_tasks_project_creator", "project_id", "created_by", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tsk"))
@@ -91,6 +165,8 @@ class Task(Base):
     worker_id: Mapped[str | None] = mapped_column(String(200))
     callback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the console user who submitted it (null for API-key submissions)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the dispatch outbox (reel_host.lifecycle.dispatch): when the queued attempt may run, and

@@ -40,6 +40,9 @@ class TaskCreate(BaseModel):
     generator: str = Field(min_length=1, max_length=200, description="generator name, e.g. image.diffusers")
     params: dict[str, Any] = Field(default_factory=dict, description="validated by the generator's schema")
     priority: int = Field(5, ge=0, le=9, description="0-9; 9 runs first (Redis broker)")
+    project: str | None = Field(
+        None, max_length=64,
+        description="the project to run in: a key's own (the default), or one of a console user's projects")
     callback: CallbackSpec | None = None
     cms: CmsTarget | None = None
 

@@ -1,7 +1,7 @@
 """security: throttle buckets, API key expiry and last use, room for sealed callback secrets
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-26 09:45:00
 
 """
@@ -15,7 +15,7 @@ import reel_host.records.models
 
 # revision identifiers, used by Alembic.
 revision: str = '0005'
-down_revision: Union[str, Sequence[str], None] = '0003'
+down_revision: Union[str, Sequence[str], None] = '0004'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
