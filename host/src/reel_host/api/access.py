@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reel_host.api.calls import ApiCall, parse_bearer
-from reel_host.api.deps import is_admin_token, key_identity, SessionDep, bearer_token
+from reel_host.api.deps import SessionDep, bearer_token, is_admin_token, key_identity
 from reel_host.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from reel_host.records.models import Task, User
 from reel_host.services import accounts
