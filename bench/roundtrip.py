@@ -6,8 +6,10 @@ Both sides use the machine's Redis (own DB number / key prefix) and one prefork 
 process. Reel's side goes through everything a client sees: HTTP submit with an API key,
 params validation, the task record in PostgreSQL, the broker, the worker's fenced claim,
 the run, output storage and the finishing update, and the client learns the result by
-polling the status endpoint every millisecond. The API runs as `reel serve` in its own
-process. Bare Celery sends `apply_async` and waits on a Redis result backend.
+one request: `POST /tasks/submit` with `Prefer: wait=30`, answered when the task ends
+(pushed to the API by PostgreSQL NOTIFY). The burst goes in batches of 100 through
+`POST /tasks/submit_batch`. The API runs as `reel serve` in its own process. Bare Celery
+sends `apply_async` and waits on a Redis result backend.
 Prints medians and throughputs and the Reel/bare ratios.
 """
 
@@ -84,9 +86,9 @@ def reel(n: int, burst: int) -> tuple[float, float]:
                     time.sleep(0.1)
 
             def one() -> None:
-                task = c.post("/tasks/submit", json=body).json()
-                while c.get(f"/tasks/{task['id']}/status").json()["status"] not in ("succeeded", "failed"):
-                    time.sleep(0.001)
+                # the client's best way: submit and wait for the end in one request (push, no polling)
+                task = c.post("/tasks/submit", json=body, headers={"Prefer": "wait=30"}).json()
+                assert task["status"] == "succeeded", task
 
             one()
             samples = []
@@ -95,8 +97,9 @@ def reel(n: int, burst: int) -> tuple[float, float]:
                 one()
                 samples.append(time.perf_counter() - t)
             t = time.perf_counter()
-            for _ in range(burst):
-                c.post("/tasks/submit", json=body)
+            for start in range(0, burst, 100):  # a CMS import: batches of 100 in one request each
+                r = c.post("/tasks/submit_batch", json={"tasks": [body] * min(100, burst - start)})
+                assert r.status_code == 200, r.text
             with stack.runtime.sessions() as session:
                 while session.scalar(select(func.count()).select_from(Task).where(Task.status == "queued")) > 0 or \
                         session.scalar(select(func.count()).select_from(Task).where(Task.status == "running")) > 0:

@@ -31,5 +31,21 @@ if [ "${1:-}" = "--test" ]; then
     [ -f "$fixture/pyproject.toml" ] && "${PIP[@]}" install --no-deps "$fixture"
   done
 fi
+# The web console: built from its committed lockfile into the reel-host package (served at /).
+if command -v npm >/dev/null 2>&1; then
+  (
+    cd host/console
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+      npm ci --no-audit --no-fund --loglevel=error
+    fi
+    npm run build --silent
+  )
+else
+  echo "warning: npm not found; the console is not built (the API works; / says how to build it)" >&2
+fi
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # the console's end-to-end tests drive Debian's Chromium (never a downloaded browser build)
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 "$VENV/bin/python" -m pip check   # the lock is complete: every requirement is met
 echo "reel installed in $VENV"

@@ -45,7 +45,7 @@ def test_webhook__each_event_signed_in_order_carrying_the_task(cb_stack):
     receiver = Receiver().start()
     try:
         task = cb_stack.submit(
-            params={"text": "hooked", "steps": 3, "outputs": 2},
+            params={"text": "hooked", "steps": 3, "step_s": 0.3, "outputs": 2},
             callback={"url": receiver.url(), "events": ALL},
         )
         requests = receiver.wait_for(finished)
@@ -103,7 +103,8 @@ def test_progress__at_most_one_per_half_second(cb_stack):
     span = progress[-1].at - progress[0].at
     assert 1 <= len(progress) <= span / 0.5 + 1.5, (len(progress), span)  # 30 reports, ~20 a second
     values = [r.json()["data"]["progress"] for r in progress]
-    assert values == sorted(values) and values[-1] == 1.0
+    assert values == sorted(values) and values[-1] <= 1.0  # the final 1.0 rides on the outcome
+    assert [r.json()["data"]["progress"] for r in requests if r.json()["type"] == "task.succeeded"] == [1.0]
     rows = [r for r in deliveries(cb_stack, task["id"]) if r["event"] == "progress"]
     sent = [datetime.fromisoformat(r["attempts"][0]["started_at"]) for r in rows]
     assert all((b - a).total_seconds() >= 0.49 for a, b in zip(sent, sent[1:], strict=False)), sent

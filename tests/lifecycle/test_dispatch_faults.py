@@ -103,7 +103,8 @@ def test_redis_restart_without_persistence__every_queued_task_recovered(flaky_br
 
 def test_worker_killed_while_its_transient_retry_waits__retry_still_runs(tmp_path: Path) -> None:
     state = tmp_path / "runs.txt"
-    with make_stack("distributed", tmp_path, {"REEL_RETRY_BACKOFF_S": "3"}) as stack:
+    # a backoff long enough for the event stream to see the wait even on a loaded machine
+    with make_stack("distributed", tmp_path, {"REEL_RETRY_BACKOFF_S": "8"}) as stack:
         first = stack.start_worker("testplugin", pool="first")
         task = stack.submit(params={"text": "again", "fail_first": 1, "state_file": str(state)})
         waiting = stack.follow(task["id"], until=("queued",), where=lambda t: t["attempts"] == 2, timeout=60)

@@ -37,7 +37,7 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_late_upload_after_cancel_and_retry_cannot_touch_the_new_attempts_files(two_workers: Stack) -> None:
     stack = two_workers
-    task = stack.submit("test.slow", params={"seconds": 1.2, "stubborn": True})  # ignores cancellation
+    task = stack.submit("test.slow", params={"seconds": 4, "stubborn": True})  # ignores cancellation and its limit
     stack.follow(task["id"], until=("running",))
     with stack.client() as c:
         first_worker = c.get(f"/tasks/{task['id']}/attempts").json()[-1]["worker"]

@@ -71,8 +71,12 @@ def doctor(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
 def test_doctor__a_healthy_distributed_install_passes(env, tmp_path):
     name, url = create_pg_database()
     try:
-        env = {**env, "REEL_DATABASE_URL": url, "REEL_BROKER_URL": REDIS_URL, "REEL_SECRET_KEY": "s" * 32,
-               "REEL_ADMIN_KEY": "a" * 32, "REEL_METRICS_TOKEN": "m" * 32, "REEL_ENV": "production"}
+        from cryptography.fernet import Fernet
+
+        env = {**env, "REEL_DATABASE_URL": url, "REEL_BROKER_URL": REDIS_URL,
+               "REEL_SECRET_KEY": secrets.token_urlsafe(32), "REEL_ADMIN_KEY": secrets.token_urlsafe(32),
+               "REEL_SEALING_KEYS": Fernet.generate_key().decode(), "REEL_METRICS_TOKEN": "m" * 32,
+               "REEL_ENV": "production"}
         assert run_reel(["migrate"], env).returncode == 0
         # one default model in the Hub cache
         repo = tmp_path / "hub" / "models--suno--bark-small"

@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from reel_host.settings import Settings
-from reel_host.throttle import Throttle
 
 from tests.observability.helpers import start_api, wait_until
 from tests.utils.stack import Stack, make_stack
@@ -122,17 +120,6 @@ def test_limits__cli_set_limits_changes_only_what_it_is_given(stack):
         env=env, capture_output=True, text=True, cwd=stack.tmp, timeout=120)
     assert cleared.returncode == 0, cleared.stderr
     assert json.loads(cleared.stdout)["max_queued"] is None
-
-
-def test_throttle__embedded_bucket_refills_at_its_rate(tmp_path):
-    class Rt:
-        settings = Settings(home=tmp_path)
-
-    throttle = Throttle(Rt())  # type: ignore[arg-type]
-    key = f"t-{secrets.token_hex(4)}"
-    assert [throttle.hit(key, 1.0, 2) for _ in range(2)] == [None, None]
-    wait = throttle.hit(key, 1.0, 2)
-    assert wait is not None and 0 < wait <= 1.0
 
 
 def test_limits__max_running_holds_tasks_in_the_queue_across_two_api_processes(stack):

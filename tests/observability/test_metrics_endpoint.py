@@ -51,7 +51,7 @@ def test_metrics_endpoint__routes_are_templates_and_unknown_paths_one_label(app_
     for task in ("tsk_a", "tsk_b", "tsk_c"):
         assert get(app_with_token, f"/api/v1/tasks/{task}/status", "127.0.0.1").status_code == 401
     for n in range(3):
-        assert get(app_with_token, f"/no/such/path/{n}", "127.0.0.1").status_code == 404
+        assert get(app_with_token, f"/api/v1/no/such/path/{n}", "127.0.0.1").status_code == 404  # not the console
     samples = parse(get(app_with_token, "/metrics", "127.0.0.1").text)
     routes = {dict(labels).get("route") for name, labels in samples if name == "reel_http_requests_total"}
     assert "/api/v1/tasks/{task_id}/status" in routes and "unmatched" in routes

@@ -38,7 +38,8 @@ def media_stack(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     os.environ.update(env)  # the API validates `model` against the same allowed set
     try:
         with make_stack("embedded", tmp_path_factory.mktemp("media-stack")) as stack:
-            stack.start_worker("image,video,audio", pool="media", extra_env=env)
+            batching = {"REEL_BATCH_SIZES": '{"image.diffusers": 3}', "REEL_BATCH_WAIT_S": "1"}
+            stack.start_worker("image,video,audio", pool="media", extra_env={**env, **batching})
             yield stack
     finally:
         for k, v in saved.items():
@@ -94,3 +95,22 @@ def test_audio__wav_at_the_model_rate(media_stack, tiny_root):
     with wave.open(io.BytesIO(wav)) as w:
         assert w.getframerate() == 24000
         assert w.getnframes() > 0
+
+
+def test_image__compatible_tasks_run_as_one_batch_each_with_its_own_result(media_stack, tiny_root):
+    from PIL import Image
+
+    items = [{"generator": "image.diffusers",
+              "params": {"prompt": p, "model": str(tiny_root / "sd"), "width": 64, "height": 64, "steps": 2, "seed": 5}}
+             for p in ("a lighthouse", "a harbour", "a gull")]
+    with media_stack.client() as c:
+        data = c.post("/tasks/submit_batch", json={"tasks": items}).json()["data"]
+    finals = [media_stack.follow(d["task"]["id"], timeout=240) for d in data]
+    assert [f["status"] for f in finals] == ["succeeded"] * 3
+    with media_stack.client() as c:
+        logs = [c.get(f"/tasks/{f['id']}/logs").json()["data"] for f in finals]
+    assert all(any("in a batch of 3" in line["message"] for line in task_logs) for task_logs in logs), logs
+    for final, item in zip(finals, items, strict=True):
+        [output] = final["outputs"]
+        image = Image.open(io.BytesIO(httpx.get(output["url"], timeout=30).content))
+        assert image.size == (64, 64) and item["params"]["prompt"] in image.text["reel"]

@@ -11,7 +11,7 @@
     ├── InvalidRequest (422 invalid_request)
     │   ├── UnknownGenerator (422 unknown_generator)
     │   └── InvalidParams (422 invalid_params)
-    ├── TooManyRequests (429 too_many_requests; carries Retry-After)
+    ├── TooManyRequests (429 too_many_requests, with ``retry_after`` seconds)
     └── ServiceUnavailable (503 unavailable)
         └── NoWorker (503 no_worker)
 
@@ -21,7 +21,6 @@ One exception handler (``reel_host.api.errors``) turns them into
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 
@@ -81,14 +80,14 @@ class InvalidParams(InvalidRequest):
 
 
 class TooManyRequests(ReelError):
-    """Over a limit; ``retry_after`` (seconds) becomes the ``Retry-After`` header."""
+    """Over a limit (``reel_host.throttle``); the handler adds ``Retry-After``."""
 
     status, code = 429, "too_many_requests"
 
-    def __init__(self, message: str, retry_after: float, *, details: list[dict[str, Any]] | None = None,
-                 code: str | None = None):
+    def __init__(self, message: str, retry_after: float, *, code: str | None = None,
+                 details: list[dict[str, Any]] | None = None):
         super().__init__(message, details=details, code=code)
-        self.retry_after = max(1, math.ceil(retry_after))
+        self.retry_after = max(0.0, float(retry_after))
 
 
 class ServiceUnavailable(ReelError):

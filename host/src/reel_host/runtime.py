@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from reel_host.plugins import Registry, load_plugins
 from reel_host.queue.celery_app import make_celery
 from reel_host.records.db import make_engine, make_sessionmaker, migrate
+from reel_host.sealing import Sealer
 from reel_host.settings import Settings
 from reel_host.signing import Signer
 from reel_host.storage import Storage, make_storage
+from reel_host.throttle import Throttle
 
 
 @dataclass
@@ -47,6 +49,16 @@ class Runtime:
     def signer(self) -> Signer:
         return Signer(self.settings.resolved_secret_key())
 
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals and opens stored secrets (REEL_SEALING_KEYS)."""
+        return Sealer(self.settings.resolved_sealing_keys())
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        """The process's limiter (its buckets live in the database, shared by every process)."""
+        return Throttle(self)
+
     @property
     def registry(self) -> Registry:
         """Plugins, loaded once per process (never per request)."""
@@ -57,5 +69,22 @@ class Runtime:
             )
         return self._registry
 
+    def __post_init__(self) -> None:
+        from reel_host import redact
+
+        s = self.settings
+        redact.install([s.admin_key, s.secret_key, s.storage_secret_key, s.broker_url and _password(s.broker_url),
+                        s.database_url and _password(s.database_url),
+                        *(s.sealing_keys or "").split(",")])  # no credential of this process reaches a log line
+
     def migrate(self) -> None:
         migrate(self.engine)
+
+
+def _password(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None

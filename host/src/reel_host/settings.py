@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import ByteSize, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_CHARS = 32
+# words of five letters or more only: a random 43-character key holds one by chance about once in 10^6
+_PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "secret", "password", "admin", "default",
+                      "fixme", "insecure")
+
+
+def weak_secret(value: str | None, min_chars: int) -> str | None:
+    """Why ``value`` is not a production secret (empty, short, a placeholder), or None."""
+    if not value:
+        return "is empty"
+    if len(value) < min_chars:
+        return f"is shorter than {min_chars} characters"
+    lowered = value.lower()
+    if len(set(value)) < 10 or any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return "looks like a placeholder"
+    return None
 
 
 class Settings(BaseSettings):
@@ -28,6 +48,8 @@ class Settings(BaseSettings):
     public_url: str = Field(default="http://127.0.0.1:8000", description="base URL clients reach the API at")
     secret_key: str | None = Field(default=None, description="signs file URLs and SSE tokens; shared by API processes")
     admin_key: str | None = Field(default=None, description="bearer credential of admin endpoints")
+    sealing_keys: str | None = Field(
+        default=None, description="comma-separated Fernet keys sealing stored secrets: the first seals, all open")
 
     max_body_bytes: int = 1024 * 1024
     api_max_concurrency: int = Field(
@@ -37,6 +59,20 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0, description="extra connections a process may open under load")
     db_pool_timeout_s: float = Field(
         default=5.0, gt=0, description="wait for a free connection before answering 503 (API) or retrying")
+
+    # -- API keys, the throttle, CORS; see docs/security.md
+    key_cache_s: float = Field(default=10.0, description="how long an API process trusts a key it looked up")
+    key_revocation_poll_s: float = Field(
+        default=1.0, description="how often an API process looks for revoked keys (revocation takes effect within)")
+    key_last_use_every_s: float = Field(
+        default=60.0, description="a key's last use is written at most this often per API process")
+    auth_fail_rate_per_s: float = Field(
+        default=1.0, gt=0, description="failed credential checks a client address earns back per second")
+    auth_fail_burst: int = Field(
+        default=20, ge=1, description="failed credential checks a client address may make at once")
+    cors_origins: str = Field(
+        default="", description="comma-separated origins browsers may call the API from (e.g. the Payload admin); "
+                                "empty: same origin only; '*' any")
     signed_url_ttl_s: int = 3600
     sse_token_ttl_s: int = 600
     idempotency_ttl_s: int = 24 * 3600
@@ -131,6 +167,9 @@ class Settings(BaseSettings):
     callback_jitter: float = Field(default=0.1, ge=0, le=1, description="each delay is scaled by 1 ± this, at random")
     callback_timeout_s: float = Field(default=10.0, description="one delivery attempt's HTTP timeout")
     callback_allow_private: bool = Field(default=False, description="allow loopback/private/link-local callback URLs")
+    payload_allow_private: bool = Field(
+        default=True, description="allow a PayloadCMS base URL (set by the admin) on a private address, "
+                                  "e.g. Payload beside Reel in one network; connections are pinned either way")
     callback_progress_interval_s: float = Field(default=0.5, description="at most one progress callback this often")
     callback_breaker_threshold: int = Field(default=5, description="consecutive failures that open a breaker")
     callback_breaker_cooldown_s: float = Field(default=60.0, description="an open breaker's wait before a probe")
@@ -139,12 +178,44 @@ class Settings(BaseSettings):
     callback_concurrency: int = Field(default=8, description="threads of `reel callbacks`")
     callback_secret_grace_s: float = Field(default=24 * 3600, description="a rotated-out secret signs this long")
 
+    # -- console accounts; see docs/console.md
+    signup: Literal["open", "invite"] | None = Field(
+        default=None, description="who may create an account: open, or invite (links only); default: open in "
+        "embedded mode, invite otherwise")
+    session_ttl_s: int = Field(default=14 * 24 * 3600, description="a console login lasts this long")
+    cookie_secure: bool | None = Field(
+        default=None, description="mark the session cookie Secure; default: yes outside embedded mode")
+    invitation_ttl_s: int = Field(default=7 * 24 * 3600, description="an invitation link works this long")
+    reset_ttl_s: int = Field(default=24 * 3600, description="a password reset or setup link works this long")
+    login_burst: int = Field(default=5, description="login attempts one account may take at once")
+    login_rate_per_s: float = Field(default=1 / 12, description="login attempts per second an account regains")
+    login_address_burst: int = Field(default=30, description="login attempts one client address may take at once")
+    login_address_rate_per_s: float = Field(default=0.5, description="login attempts per second an address regains")
+    password_min_length: int = Field(default=10, description="shortest password accepted")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
+        if self.sealing_keys:
+            from reel_host.sealing import check_key
+
+            for key in self.sealing_keys.split(","):
+                if key.strip():
+                    check_key(key.strip())
         if self.env == "production":
-            missing = [n for n in ("secret_key", "admin_key", "database_url") if not getattr(self, n)]
+            missing = [n for n in ("secret_key", "admin_key", "database_url", "sealing_keys") if not getattr(self, n)]
             if missing:
                 raise ValueError(f"REEL_ENV=production needs {', '.join('REEL_' + m.upper() for m in missing)}")
+            problems = [f"REEL_{name.upper()} {why}" for name in ("secret_key", "admin_key")
+                        if (why := weak_secret(getattr(self, name), MIN_SECRET_CHARS))]
+            keys = [k.strip() for k in (self.sealing_keys or "").split(",") if k.strip()]
+            problems += [f"REEL_SEALING_KEYS key {i + 1} looks like a placeholder (too few distinct bytes)"
+                         for i, k in enumerate(keys) if len(set(base64.urlsafe_b64decode(k))) < 16]
+            if self.secret_key and self.secret_key in keys:
+                problems.append("REEL_SEALING_KEYS must differ from REEL_SECRET_KEY")
+            if problems:
+                raise ValueError("REEL_ENV=production refuses unsafe secrets: " + "; ".join(problems)
+                                 + " (make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))', "
+                                 "a sealing key with `reel secrets new-key`)")
         return self
 
     @property
@@ -156,6 +227,19 @@ class Settings(BaseSettings):
         return not self.broker_url
 
     @property
+    def embedded(self) -> bool:
+        """Embedded mode (``reel up``): no broker URL, one machine, the first visitor may become admin."""
+        return not self.broker_url
+
+    @property
+    def resolved_signup(self) -> str:
+        return self.signup or ("open" if self.embedded else "invite")
+
+    @property
+    def resolved_cookie_secure(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else not self.embedded
+
+    @property
     def resolved_storage_url(self) -> str:
         return self.storage_url or (self.home / "storage").resolve().as_uri()
 
@@ -163,6 +247,28 @@ class Settings(BaseSettings):
     def callback_schedule(self) -> list[float]:
         """The retry delays in seconds (``REEL_CALLBACK_SCHEDULE_S``)."""
         return [float(x) for x in self.callback_schedule_s.split(",") if x.strip()]
+
+    def resolved_sealing_keys(self) -> list[str]:
+        """The sealing keys; in development one is made once and kept in REEL_HOME."""
+        if self.sealing_keys:
+            return [k.strip() for k in self.sealing_keys.split(",") if k.strip()]
+        path = self.home / "sealing.key"
+        if not path.exists():
+            from reel_host.sealing import new_key
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            try:  # exclusive create: processes starting together agree on one key
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(new_key())
+            except FileExistsError:
+                pass
+        for _ in range(100):  # another process may be writing it right now
+            key = path.read_text().strip()
+            if key:
+                return [key]
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty; delete it or set REEL_SEALING_KEYS")
 
     def resolved_secret_key(self) -> str:
         """The signing secret; in development one is made once and kept in REEL_HOME."""

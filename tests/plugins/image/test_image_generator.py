@@ -151,3 +151,31 @@ def test_plugin__is_registered_under_the_reel_entry_point() -> None:
 
     names = {ep.name: ep.value for ep in entry_points(group="reel.plugins")}
     assert names.get("image") == "reel_image.plugin"
+
+
+def test_generate_batch__one_pipeline_call_each_task_its_own_images_and_a_cancelled_one_alone(
+    tiny_sd: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gen = DiffusersImage()
+    params = [gen.parse_params(small(tiny_sd, prompt=p, seed=s, num_images=2))
+              for p, s in (("a red cat", 1), ("a blue dog", 2), ("a green owl", 3))]
+    assert len({gen.batch_key(p) for p in params}) == 1
+    assert gen.batch_key(gen.parse_params(small(tiny_sd, steps=3))) != gen.batch_key(params[0])
+    for i in range(3):
+        (tmp_path / str(i)).mkdir()
+    ctxs = [RecordingContext(tmp_path / str(i), cancel_at_progress=2 if i == 1 else None)  # 1: cancelled mid-batch
+            for i in range(3)]
+    model = gen.load(gen.model_key(params[0]), "cpu")
+    calls = []
+    original = type(model.pipe).__call__
+    monkeypatch.setattr(type(model.pipe), "__call__",
+                        lambda self, **kw: calls.append(kw) or original(self, **kw))  # count the calls
+    results = gen.generate_batch(model, params, ctxs)
+    assert len(calls) == 1 and calls[0]["prompt"] == ["a red cat", "a blue dog", "a green owl"]
+    assert type(results[1]).__name__ == "Cancelled"
+    for index in (0, 2):
+        outputs = results[index]
+        assert isinstance(outputs, list) and len(outputs) == 2
+        seeds = [json.loads(Image.open(o.path).text["reel"])["seed"] for o in outputs]
+        assert seeds == [params[index].seed, params[index].seed + 1]
+        assert json.loads(Image.open(outputs[0].path).text["reel"])["prompt"] == params[index].prompt

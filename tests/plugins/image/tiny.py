@@ -74,24 +74,31 @@ def _vae(latent_channels: int = 4, **extra):
     ).eval()
 
 
-def build_sd(path: Path) -> Path:
-    """Save a tiny Stable Diffusion 1.x pipeline under ``path``."""
+def build_sd(path: Path, full_unet: bool = False) -> Path:
+    """Save a tiny Stable Diffusion 1.x pipeline under ``path``.
+
+    ``full_unet``: a full-size SD 1.5 UNet (its default config, random weights, ~860 M
+    parameters) with the tiny text encoder and VAE, for GPU benchmarks that need real load.
+    """
     import torch
     from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(4, 8),
-        layers_per_block=1,
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=CLIP_HIDDEN,
-        norm_num_groups=2,
-        attention_head_dim=2,
-    ).eval()
+    if full_unet:
+        unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=CLIP_HIDDEN).eval()
+    else:
+        unet = UNet2DConditionModel(
+            block_out_channels=(4, 8),
+            layers_per_block=1,
+            sample_size=8,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=CLIP_HIDDEN,
+            norm_num_groups=2,
+            attention_head_dim=2,
+        ).eval()
     scheduler = DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,

@@ -33,6 +33,8 @@ class FakeProvider:
         self.downloads = 0
         self.seen: Counter[str] = Counter()
         self.client_gone = threading.Event()
+        self.video_link: str | None = None  # the link the stream announces (default: its own /files/video.mp4)
+        self.redirect_to = ""  # where GET /redirect sends the client
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -55,6 +57,8 @@ class FakeProvider:
         self.downloads = 0
         self.seen.clear()
         self.client_gone.clear()
+        self.video_link = None
+        self.redirect_to = ""
 
 
 def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
@@ -92,6 +96,12 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
 
         # -- routes ---------------------------------------------------------------
         def do_GET(self) -> None:
+            if self.path == "/redirect" and provider.redirect_to:
+                self.send_response(302)
+                self.send_header("Location", provider.redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if self.path != "/files/video.mp4":
                 return self._json(404, {"error": {"message": "no such file"}})
             provider.downloads += 1
@@ -149,7 +159,7 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 self._delta(f"Progress: {pct}")
                 self._delta("%\n")
             if "no-url" not in prompt:
-                self._delta(f"Done! [video]({provider.url}/files/video.mp4)")
+                self._delta(f"Done! [video]({provider.video_link or provider.url + '/files/video.mp4'})")
             self._chunk('data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n')
             self._chunk("data: [DONE]\n\n")
             self._end()

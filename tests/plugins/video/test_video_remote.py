@@ -79,7 +79,7 @@ def test_success__progress_relayed_and_video_fetched_into_workdir(remote_env, tm
     assert relayed == [0.225, 0.45, 0.675, 0.9]  # 25/50/75/100% of the stream's 90% share
     assert ctx.events[-1].fraction == 1.0
     assert video.metadata["model"] == "veo-portrait" and video.metadata["frames"] == 6
-    assert video.metadata["source_url"] == f"{remote_env.url}/files/video.mp4"
+    assert video.metadata["source_host"] == "127.0.0.1" and "source_url" not in video.metadata
     (request,) = remote_env.requests
     assert request["body"] == {
         "model": "veo-portrait",
@@ -193,3 +193,44 @@ def test_openai_adapter__parses_sse_progress_url_and_errors() -> None:
     assert OpenAIChatAdapter().feed('data: {"error": {"message": "nope"}}') == [ProviderFailed("nope")]
     assert last_percentage("step 3, 17.5 % done") == 0.175
     assert video_url("see https://x.test/page and https://x.test/out.webm.") == "https://x.test/out.webm"
+
+
+# -- the download link is the provider's free text: SSRF-guarded (reel_sdk.net) --------------
+
+
+def test_download_link_on_another_host__private_address_refused(remote_env, tmp_path) -> None:
+    port = remote_env.url.rsplit(":", 1)[1]
+    remote_env.video_link = f"http://localhost:{port}/files/video.mp4"  # another origin, a loopback address
+    with pytest.raises(GeneratorError, match="refused.*loopback"):
+        run({"prompt": "a cat"}, tmp_path)
+    assert remote_env.downloads == 0
+
+
+def test_download_redirect_hop__to_a_private_host_refused(remote_env, tmp_path) -> None:
+    port = remote_env.url.rsplit(":", 1)[1]
+    remote_env.video_link = f"{remote_env.url}/redirect"  # the provider's own origin: trusted...
+    remote_env.redirect_to = f"http://localhost:{port}/files/video.mp4"  # ...but its redirect hop is not
+    with pytest.raises(GeneratorError, match="refused"):
+        run({"prompt": "a cat"}, tmp_path)
+    assert remote_env.downloads == 0
+
+
+def test_download_redirect_within_the_provider__followed(remote_env, tmp_path) -> None:
+    remote_env.video_link = f"{remote_env.url}/redirect"
+    remote_env.redirect_to = "/files/video.mp4"
+    (video,), _ = run({"prompt": "a cat"}, tmp_path)
+    assert video.path.read_bytes() == remote_env.video
+
+
+def test_download_over_max_bytes__refused(remote_env, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("REEL_VIDEO_REMOTE_MAX_BYTES", "100")
+    with pytest.raises(GeneratorError, match="MAX_BYTES"):
+        run({"prompt": "a cat"}, tmp_path)
+
+
+def test_download_private_allowed_when_configured(remote_env, monkeypatch, tmp_path) -> None:
+    port = remote_env.url.rsplit(":", 1)[1]
+    remote_env.video_link = f"http://localhost:{port}/files/video.mp4"
+    monkeypatch.setenv("REEL_VIDEO_REMOTE_ALLOW_PRIVATE", "true")
+    (video,), _ = run({"prompt": "a cat"}, tmp_path)
+    assert video.metadata["source_host"] == "localhost"

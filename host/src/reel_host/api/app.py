@@ -10,18 +10,24 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from reel_host import __version__
+from reel_host.api.console import install_console
 from reel_host.api.deps import KeyCache
 from reel_host.api.errors import install_error_handlers
-from reel_host.api.limits import BodyLimitMiddleware
+from reel_host.api.limits import BodyLimitMiddleware, InputSanityMiddleware
+from reel_host.api.openapi import install_openapi
 from reel_host.api.overload import OverloadGuard
 from reel_host.api.routes import (
     admin_callbacks,
     admin_limits,
+    auth,
     callbacks,
     files,
     health,
+    members,
+    ops,
     plugins,
     projects,
+    results,
     tasks,
     workers,
 )
@@ -69,19 +75,28 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = rt
     app.state.worker_view = WorkerView()
-    app.state.key_cache = KeyCache()
+    s = rt.settings
+    app.state.key_cache = KeyCache(s.key_cache_s, s.key_revocation_poll_s, s.key_last_use_every_s)
     app.state.task_hub = TaskHub(rt)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
-    for module in (health, plugins, tasks, projects, workers, files):
+    install_openapi(app)
+    for module in (health, plugins, tasks, results, projects, workers, files, auth, members, ops):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_callbacks.router, prefix=API_PREFIX)
     app.include_router(admin_limits.router, prefix=API_PREFIX)  # per-project limits
     app.include_router(observability.router)  # GET /metrics at the root
-    app.add_middleware(BodyLimitMiddleware, max_bytes=rt.settings.max_body_bytes)
-    app.add_middleware(OverloadGuard, max_in_flight=rt.settings.api_max_concurrency)
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    install_console(app)  # the router's fallback: client routes where no API route matched
+    app.add_middleware(BodyLimitMiddleware, max_bytes=s.max_body_bytes)
+    app.add_middleware(InputSanityMiddleware)
+    app.add_middleware(OverloadGuard, max_in_flight=s.api_max_concurrency)
+    origins = [o.strip().rstrip("/") for o in s.cors_origins.split(",") if o.strip()]
+    if origins:  # none configured: no CORS headers at all, so browsers keep to the same origin
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_credentials=True,
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Prefer",
+                                          "X-CSRF-Token"],
+                           expose_headers=["Retry-After", "Idempotent-Replayed", "X-Request-ID"])
     app.add_middleware(observability.ObservabilityMiddleware)  # outermost: request id, HTTP metrics
     install_publish_headers()  # the request id rides in Celery message headers
     return app

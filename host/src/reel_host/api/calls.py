@@ -64,12 +64,9 @@ class ApiCall:
 
     def project_of(self, session: Session) -> str:
         """The project of the caller's API key (401 without a valid one)."""
-        if self.token is None:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer <api key>'")
-        project = self.request.app.state.key_cache.project(session, self.token)
-        if project is None:
-            raise Unauthorized("invalid or revoked API key")
-        return str(project)
+        from reel_host.api.deps import key_identity  # the one key check: cache, expiry, revocation, throttle
+
+        return key_identity(self.request, session, self.token).project
 
     async def run(self, work: Callable[[Session, str], Any], status_code: int = 200,
                   headers: dict[str, str] | None = None) -> Response:

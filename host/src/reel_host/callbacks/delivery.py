@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from reel_sdk.net import guarded_client
 from sqlalchemy import func, or_, select, update
 
 from reel_host import __version__
@@ -34,20 +35,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("reel.callbacks")
 D = CallbackDelivery
 _client_lock = threading.Lock()
-_clients: dict[float, httpx.Client] = {}
+_clients: dict[tuple[float, bool], httpx.Client] = {}
 
 
-def http_client(timeout_s: float) -> httpx.Client:
-    """One pooled client per process (thread-safe); redirects are never followed (SSRF)."""
+def http_client(timeout_s: float, allow_private: bool = False) -> httpx.Client:
+    """One pooled client per process and policy (thread-safe), SSRF-guarded: each connection goes to
+    the address that was checked (``reel_sdk.net``); redirects are never followed."""
     with _client_lock:
-        if timeout_s not in _clients:
-            _clients[timeout_s] = httpx.Client(
+        if (timeout_s, allow_private) not in _clients:
+            _clients[(timeout_s, allow_private)] = guarded_client(
+                allow_private=allow_private,
                 timeout=timeout_s,
                 follow_redirects=False,
                 headers={"User-Agent": f"Reel-Webhooks/{__version__}"},
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
-        return _clients[timeout_s]
+        return _clients[(timeout_s, allow_private)]
 
 
 @dataclass
@@ -248,9 +250,9 @@ def _send_webhook(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
         return Result("refused", None, str(exc))
     except OSError as exc:
         return _transport_error(exc)
-    cfg = signing.callback_settings(session, d.project_id)
+    cfg = signing.callback_settings(session, d.project_id, rt.sealer)
     assert cfg is not None
-    secrets_ = signing.active_secrets(cfg)
+    secrets_ = signing.active_secrets(cfg, rt.sealer)
     session.commit()  # keep a secret made just now; hold no transaction during the request
     body_obj = dict(d.payload)
     body_obj["data"] = {
@@ -266,7 +268,10 @@ def _send_webhook(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
         **signing.signature_headers(d.msg_id, body, secrets_, utcnow()),
     }
     try:
-        r = http_client(rt.settings.callback_timeout_s).post(d.url, content=body, headers=headers)
+        r = http_client(rt.settings.callback_timeout_s, rt.settings.callback_allow_private).post(
+            d.url, content=body, headers=headers)
+    except DestinationRefused as exc:  # the name now resolves somewhere it must not (rebinding)
+        return Result("refused", None, str(exc))
     except (OSError, httpx.HTTPError) as exc:
         return _transport_error(exc)
     return _http_result(r, kind=WEBHOOK)
@@ -276,11 +281,11 @@ def _send_cms(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
     cfg = session.get(CallbackSettings, d.project_id)
     if cfg is None or not cfg.payload_url or not cfg.payload_api_key:
         return Result("refused", None, "the project's Payload settings were removed")
-    base, slug, key = cfg.payload_url, cfg.payload_auth_slug or "users", cfg.payload_api_key
+    base, slug, key = cfg.payload_url, cfg.payload_auth_slug or "users", rt.sealer.open(cfg.payload_api_key) or ""
     collection, fields = cfg.payload_upload_collection, dict(cfg.payload_fields or {})
     session.commit()
     headers = {**payload.auth_header(slug, key), **observe.request_headers(d.state)}
-    client = http_client(rt.settings.callback_timeout_s)
+    client = http_client(rt.settings.callback_timeout_s, rt.settings.payload_allow_private)
     data = d.payload["data"]
     media: list[dict[str, Any]] | None = None
     try:
@@ -293,6 +298,8 @@ def _send_cms(rt: Runtime, session: Any, d: CallbackDelivery) -> Result:
         r = client.patch(d.url, json=body, headers=headers, params={"depth": 0})
     except httpx.HTTPStatusError as exc:  # an upload was refused
         return _http_result(exc.response, kind=CMS)
+    except DestinationRefused as exc:
+        return Result("refused", None, f"Payload URL refused: {exc} (REEL_PAYLOAD_ALLOW_PRIVATE)")
     except (OSError, httpx.HTTPError) as exc:
         return _transport_error(exc)
     return _http_result(r, kind=CMS)

@@ -27,6 +27,7 @@ from reel_host.schemas.callbacks import (
     PayloadSettingsUpdate,
     SigningSecretPublic,
 )
+from reel_host.sealing import Sealer
 
 
 def list_deliveries(session: Session, task: Task) -> CallbackDeliveriesPublic:
@@ -96,20 +97,20 @@ def _project(session: Session, project: str) -> None:
         raise NotFound(f"project {project!r} not found", code="project_not_found")
 
 
-def secret_public(row: CallbackSettings) -> SigningSecretPublic:
+def secret_public(row: CallbackSettings, sealer: Sealer) -> SigningSecretPublic:
     return SigningSecretPublic(
-        secret=row.signing_secret or "",
+        secret=sealer.open(row.signing_secret) or "",
         rotated_at=row.rotated_at,
         previous_valid_until=row.previous_until if row.previous_secret else None,
     )
 
 
-def read_secret(session: Session, project: str) -> SigningSecretPublic:
+def read_secret(session: Session, rt: Runtime, project: str) -> SigningSecretPublic:
     _project(session, project)
-    row = signing.callback_settings(session, project)
+    row = signing.callback_settings(session, project, rt.sealer)
     assert row is not None
     session.commit()
-    return secret_public(row)
+    return secret_public(row, rt.sealer)
 
 
 def rotate_secret(
@@ -117,10 +118,10 @@ def rotate_secret(
 ) -> SigningSecretPublic:
     _project(session, project)
     row = signing.rotate(
-        session, project, rt.settings.callback_secret_grace_s if grace_s is None else grace_s, secret
+        session, project, rt.settings.callback_secret_grace_s if grace_s is None else grace_s, rt.sealer, secret
     )
     session.commit()
-    return secret_public(row)
+    return secret_public(row, rt.sealer)
 
 
 def payload_public(row: CallbackSettings) -> PayloadSettingsPublic | None:
@@ -135,21 +136,21 @@ def payload_public(row: CallbackSettings) -> PayloadSettingsPublic | None:
     )
 
 
-def read_config(session: Session, project: str) -> CallbackConfigPublic:
+def read_config(session: Session, rt: Runtime, project: str) -> CallbackConfigPublic:
     _project(session, project)
-    row = signing.callback_settings(session, project)
+    row = signing.callback_settings(session, project, rt.sealer)
     assert row is not None
     session.commit()
-    return CallbackConfigPublic(project=project, signing=secret_public(row), payload=payload_public(row))
+    return CallbackConfigPublic(project=project, signing=secret_public(row, rt.sealer), payload=payload_public(row))
 
 
-def set_payload(session: Session, project: str, body: PayloadSettingsUpdate) -> PayloadSettingsPublic:
+def set_payload(session: Session, rt: Runtime, project: str, body: PayloadSettingsUpdate) -> PayloadSettingsPublic:
     _project(session, project)
-    row = signing.callback_settings(session, project)
+    row = signing.callback_settings(session, project, rt.sealer)
     assert row is not None
     row.payload_url = str(body.base_url).rstrip("/")
     row.payload_auth_slug = body.auth_slug
-    row.payload_api_key = body.api_key.get_secret_value()
+    row.payload_api_key = rt.sealer.seal(body.api_key.get_secret_value())
     row.payload_upload_collection = body.upload_collection
     row.payload_fields = {str(k): v for k, v in body.fields.items()}
     row.updated_at = utcnow()
@@ -167,3 +168,16 @@ def delete_payload(session: Session, project: str) -> None:
         row.payload_fields = {}
         row.updated_at = utcnow()
     session.commit()
+
+
+def reseal_all(session: Session, sealer: Sealer) -> int:
+    """Seal every stored secret with the first sealing key (``reel secrets rotate``); returns rows changed."""
+    changed = 0
+    for row in session.scalars(select(CallbackSettings).with_for_update()):
+        before = (row.signing_secret, row.previous_secret, row.payload_api_key)
+        row.signing_secret = sealer.reseal(row.signing_secret)
+        row.previous_secret = sealer.reseal(row.previous_secret)
+        row.payload_api_key = sealer.reseal(row.payload_api_key)
+        changed += before != (row.signing_secret, row.previous_secret, row.payload_api_key)
+    session.commit()
+    return changed

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from reel_sdk.net import AddressRefused, Resolver, check_url, safe_url
 
 from reel_host.errors import InvalidRequest
 from reel_host.paths import API_PREFIX
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from reel_host.settings import Settings
 
 
-class DestinationRefused(ValueError):
-    """A callback URL that points where Reel must not send (loopback, private, link-local...)."""
+# the guard itself lives in the SDK, so plugins (the remote video provider) use the same one
+DestinationRefused = AddressRefused
 
 
 def destination_of(url: str) -> str:
@@ -28,46 +28,24 @@ def destination_of(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
-def _refused_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for attr in (
-        "is_loopback",
-        "is_link_local",
-        "is_private",
-        "is_multicast",
-        "is_reserved",
-        "is_unspecified",
-    ):
-        if getattr(ip, attr):
-            return attr.removeprefix("is_").replace("_", "-")
-    if not ip.is_global:
-        return "non-global"
-    return None
-
-
-def check_destination(url: str, allow_private: bool) -> None:
+def check_destination(url: str, allow_private: bool, resolver: Resolver | None = None) -> None:
     """Raise DestinationRefused unless every address ``url``'s host resolves to is public.
 
-    Raises ``socket.gaierror`` when the host does not resolve (a caller may retry that).
+    An early answer (at submit, before a send); the connection itself checks again and
+    connects to the address it checked (``reel_sdk.net.GuardedBackend``), so a name that
+    changes its answer in between gains nothing. Raises ``OSError`` when the host does
+    not resolve (a caller may retry that).
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DestinationRefused(f"callback URL {url!r} must be http(s)://host/...")
-    if allow_private:
-        return
+        raise DestinationRefused(f"callback URL {safe_url(url)!r} must be http(s)://host/...")
     try:
-        addresses = {ipaddress.ip_address(parts.hostname)}
-    except ValueError:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
-    for ip in sorted(addresses, key=str):
-        reason = _refused_reason(ip)
-        if reason:
-            raise DestinationRefused(
-                f"callback URL {url!r} resolves to {ip}, a {reason} address; "
-                "set REEL_CALLBACK_ALLOW_PRIVATE=true to allow private destinations"
-            )
+        check_url(url, allow_private=allow_private, resolver=resolver)
+    except AddressRefused as exc:
+        raise DestinationRefused(
+            f"callback URL {safe_url(url)!r} is refused: {exc}; "
+            "set REEL_CALLBACK_ALLOW_PRIVATE=true to allow private destinations"
+        ) from None
 
 
 def check_submit(session: Session, settings: Settings, project: str, body: TaskCreate) -> None:
@@ -82,13 +60,13 @@ def check_submit(session: Session, settings: Settings, project: str, body: TaskC
             raise InvalidRequest(
                 str(exc),
                 code="callback_url_refused",
-                details=[{"field": "callback.url", "message": str(exc), "value": url}],
+                details=[{"field": "callback.url", "message": str(exc), "value": safe_url(url)}],
             ) from None
         except OSError as exc:
             raise InvalidRequest(
-                f"callback URL {url!r} does not resolve: {exc}",
+                f"callback URL {safe_url(url)!r} does not resolve: {exc}",
                 code="callback_url_refused",
-                details=[{"field": "callback.url", "message": "does not resolve", "value": url}],
+                details=[{"field": "callback.url", "message": "does not resolve", "value": safe_url(url)}],
             ) from None
     if body.cms is not None:
         cfg = session.get(CallbackSettings, project)

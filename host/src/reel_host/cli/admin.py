@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True)
 projects_app = typer.Typer(help="Create and list projects; set their limits.", no_args_is_help=True)
-keys_app = typer.Typer(help="Create API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
 
 def runtime(migrate: bool = True) -> Runtime:
@@ -67,19 +67,71 @@ def list_projects() -> None:
 def create_key(
     project: Annotated[str, typer.Option("--project", "-p", help="the project the key belongs to")],
     name: Annotated[str | None, typer.Option(help="a label for the key")] = None,
+    expires_in_days: Annotated[float | None, typer.Option(
+        "--expires-in-days", help="the key stops working after this many days (default: never)")] = None,
 ) -> None:
     """Create an API key; prints the key alone on stdout (it is not shown again)."""
+    from datetime import UTC, datetime, timedelta
+
     from reel_host.services import auth
 
     rt = runtime()
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days is not None else None
     try:
         with rt.sessions() as session:
-            _, key = auth.create_key(session, project, name)
+            _, key = auth.create_key(session, project, name, expires)
             session.commit()
     except ReelError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
     typer.echo(key)
+
+
+@keys_app.command("list")
+def list_keys(
+    project: Annotated[str, typer.Option("--project", "-p", help="the project whose keys to list")],
+) -> None:
+    """List a project's keys: id, prefix, name, created, last used, expiry, revoked."""
+    from datetime import datetime
+
+    from rich.table import Table
+
+    from reel_host.services import auth
+
+    rt = runtime()
+    try:
+        with rt.sessions() as session:
+            keys = auth.list_keys(session, project)
+    except ReelError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    table = Table("id", "prefix", "name", "created", "last used", "expires", "revoked")
+
+    def when(d: datetime | None) -> str:
+        return d.isoformat(timespec="seconds") if d else ""
+
+    for k in keys:
+        table.add_row(k.id, k.prefix, k.name or "", when(k.created_at), when(k.last_used_at), when(k.expires_at),
+                      when(k.revoked_at))
+    Console(width=200).print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="the key's id (key_...), as `reel keys list` shows")],
+) -> None:
+    """Revoke key ID; every API process refuses it within REEL_KEY_REVOCATION_POLL_S (1 s)."""
+    from reel_host.services import auth
+
+    rt = runtime()
+    try:
+        with rt.sessions() as session:
+            record = auth.revoke_key(session, key_id)
+            session.commit()
+    except ReelError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked {record.id} ({record.prefix}…) of project {record.project_id}")
 
 
 _SIZE_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,

@@ -26,7 +26,10 @@ class ReelCommands(LazyGroup):
         "models": Lazy("reel_host.cli.models:models_app", "Models of the installed generators: list, pull, rm."),
         "gc": Lazy("reel_host.cli.admin:gc", "Delete finished tasks past their project's retention days."),
         "projects": Lazy("reel_host.cli.admin:projects_app", "Create and list projects; set their limits."),
-        "keys": Lazy("reel_host.cli.admin:keys_app", "Create API keys."),
+        "keys": Lazy("reel_host.cli.admin:keys_app", "Create, list and revoke API keys."),
+        "secrets": Lazy("reel_host.cli.secrets:secrets_app", "Sealing keys: make one, re-seal stored secrets."),
+        "users": Lazy("reel_host.cli.users:users_app", "Console accounts: first admin, invitations, resets."),
+        "openapi": Lazy("reel_host.cli.openapi:openapi", "Print the REST API's OpenAPI document."),
     }
 
 

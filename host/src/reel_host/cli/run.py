@@ -6,8 +6,9 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -25,15 +26,40 @@ from reel_host.settings import Settings, get_settings
 err = Console(stderr=True)
 
 
-def _serve_api(rt: Runtime, host: str, port: int) -> None:
+def _serve_api(rt: Runtime, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from reel_host.api.app import create_app
 
     observe.api_started(rt.settings)
     # bounded: open event streams must not hold a stopping API (reel up kills it after its grace)
-    uvicorn.run(create_app(runtime=rt), host=host, port=port, log_level="info", access_log=False,
-                timeout_graceful_shutdown=5, log_config=None)
+    options: dict[str, Any] = dict(host=host, port=port, log_level="info", access_log=False,
+                                   timeout_graceful_shutdown=5, log_config=None)
+    if workers > 1:  # each process builds its app from the same REEL_* settings and has its own push hub
+        # several processes behind one port report one set of metrics (prometheus-client multiprocess mode)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="reel-api-metrics-")
+        # a process loads every plugin (torch, diffusers) before it answers: give it time to start
+        uvicorn.run("reel_host.cli.run:api_process_app", factory=True, workers=workers,
+                    timeout_worker_healthcheck=120, **options)
+    else:
+        uvicorn.run(create_app(runtime=rt), **options)
+
+
+def api_process_app() -> Any:
+    """The app factory of each process of ``reel serve --workers N``: its logging, then the app."""
+    from reel_host.api.app import create_app
+
+    settings = get_settings()
+    observe.api_started(settings)
+    return create_app(settings)
+
+
+def default_api_workers(settings: Settings) -> int:
+    """Several API processes on a multi-core machine with PostgreSQL; one with SQLite (embedded)."""
+    if settings.resolved_database_url.startswith("sqlite"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def _dev_key(rt: Runtime) -> str:
@@ -101,11 +127,14 @@ def up(
 def serve(
     host: Annotated[str, typer.Option(envvar="REEL_HOST", help="address to listen on")] = "0.0.0.0",
     port: Annotated[int, typer.Option(envvar="REEL_PORT", help="port to listen on")] = 8000,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", envvar="REEL_API_WORKERS", min=1,
+        help="API processes; default: CPU cores up to 4 with PostgreSQL, 1 with SQLite")] = None,
 ) -> None:
     """Run the API only (distributed mode: workers run elsewhere)."""
     rt = Runtime(get_settings())
     rt.migrate()
-    _serve_api(rt, host, port)
+    _serve_api(rt, host, port, workers or default_api_workers(rt.settings))
 
 
 def worker(

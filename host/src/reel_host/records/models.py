@@ -75,7 +75,83 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+    expires_at: Mapped[datetime | None]
+    # written at most once a minute per key and API process (reel_host.api.deps.KeyCache), not per request
+    last_used_at: Mapped[datetime | None]
+
+
+# -- console accounts (reel_host.accounts) ------------------------------------------------
+
+
+class User(Base):
+    """A person who logs into the console; ``email_key`` (lower-cased) is what is unique."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("usr"))
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # null: set through a one-time link
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    locked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A login: the cookie carries the token, the record keeps only its SHA-256 (``id``)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class Membership(Base):
+    """A person's role in a project: ``owner`` (manages members, keys, settings) or ``member``."""
+
+    __tablename__ = "memberships"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """A one-time link that lets an email join a project (signing up if needed)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordReset(Base):
+    """A one-time link that sets a user's password (reset, or the first admin's setup)."""
+
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class Task(Base):
@@ -84,6 +160,7 @@ class Task(Base):
         Index("ix_tasks_project_created", "project_id", "created_at", "id"),
         Index("ix_tasks_queue_status", "generator", "status", "priority", "queued_at"),
         Index("ix_tasks_dispatch", "status", "dispatched_at", "due_at"),
+        Index("ix_tasks_project_creator", "project_id", "created_by", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tsk"))
@@ -102,6 +179,8 @@ class Task(Base):
     worker_id: Mapped[str | None] = mapped_column(String(200))
     callback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the console user who submitted it (null for API-key submissions)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the dispatch outbox (reel_host.lifecycle.dispatch): when the queued attempt may run, and
@@ -202,8 +281,9 @@ class CallbackSettings(Base):
     __tablename__ = "callback_settings"
 
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    signing_secret: Mapped[str | None] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # secrets are sealed with REEL_SEALING_KEYS (reel_host.sealing): a Fernet token, not the secret
+    signing_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_until: Mapped[datetime | None]
     rotated_at: Mapped[datetime | None]
     payload_url: Mapped[str | None] = mapped_column(String(1000))
@@ -270,3 +350,17 @@ class CallbackBreaker(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     open_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThrottleBucket(Base):
+    """One token bucket of ``reel_host.throttle``, shared by every API process.
+
+    ``stamp`` is epoch seconds as a float, so the refill arithmetic is the same SQL on SQLite
+    and PostgreSQL.
+    """
+
+    __tablename__ = "throttle_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    stamp: Mapped[float] = mapped_column(Float, index=True)

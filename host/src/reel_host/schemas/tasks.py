@@ -40,6 +40,9 @@ class TaskCreate(BaseModel):
     generator: str = Field(min_length=1, max_length=200, description="generator name, e.g. image.diffusers")
     params: dict[str, Any] = Field(default_factory=dict, description="validated by the generator's schema")
     priority: int = Field(5, ge=0, le=9, description="0-9; 9 runs first (Redis broker)")
+    project: str | None = Field(
+        None, max_length=64,
+        description="the project to run in: a key's own (the default), or one of a console user's projects")
     callback: CallbackSpec | None = None
     cms: CmsTarget | None = None
 
@@ -164,7 +167,7 @@ class PluginsPublic(BaseModel):
 
 class WorkerPublic(BaseModel):
     id: str
-    hostname: str
+    hostname: str | None = Field(description="shown to the admin key, or when the worker runs the caller's task")
     pool: str
     status: Literal["online", "lost", "stopped"]
     plugins: list[dict[str, Any]]
@@ -172,7 +175,7 @@ class WorkerPublic(BaseModel):
     skipped: list[dict[str, Any]]
     gpus: list[dict[str, Any]]
     queues: list[str]
-    current_task: str | None
+    current_task: str | None = Field(description="shown to the admin key, or when it is the caller's project's task")
     started_at: datetime
     last_heartbeat: datetime
 
@@ -183,12 +186,14 @@ class WorkersPublic(BaseModel):
 
 class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
-    checks: dict[str, str]
+    checks: dict[str, Literal["ok", "failing"]] = Field(description="database, broker, storage")
+    details: dict[str, str] | None = Field(
+        default=None, description="why a component fails; only to the admin key (everyone else: the server log)")
 
 
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(max_length=63, description="lowercase letters, digits, '-' or '_'")
 
 
 class ProjectPublic(BaseModel):
@@ -198,10 +203,13 @@ class ProjectPublic(BaseModel):
 
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=200)
+    expires_at: datetime | None = Field(default=None, description="when the key stops working (none: never)")
 
 
 class KeyCreated(BaseModel):
     id: str
     project: str
     key: str = Field(description="shown once; store it now")
+    prefix: str | None = Field(default=None, description="the key's first characters, to recognise it later")
+    expires_at: datetime | None = None

@@ -65,15 +65,18 @@ def validate_params(session: Session, rt: Runtime, view: WorkerView, generator: 
 
 
 def request_hash(body: TaskCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # an absent ``project`` leaves the hash as it was before the field existed
+    dumped = body.model_dump(mode="json", exclude={"project"} if body.project is None else None)
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def submit_task(
-    session: Session, rt: Runtime, view: WorkerView, project: str, body: TaskCreate, idempotency_key: str | None
+    session: Session, rt: Runtime, view: WorkerView, project: str, body: TaskCreate, idempotency_key: str | None,
+    created_by: str | None = None,
 ) -> tuple[Task, bool]:
     """Record a new task (or find the one this idempotency key made); return (task, created)."""
-    prepared = prepare_task(session, rt, view, project, body, idempotency_key)
+    prepared = prepare_task(session, rt, view, project, body, idempotency_key, created_by)
     if isinstance(prepared, Task):
         return prepared, False
     try:
@@ -88,7 +91,8 @@ def submit_task(
 
 
 def prepare_task(
-    session: Session, rt: Runtime, view: WorkerView, project: str, body: TaskCreate, idempotency_key: str | None
+    session: Session, rt: Runtime, view: WorkerView, project: str, body: TaskCreate, idempotency_key: str | None,
+    created_by: str | None = None,
 ) -> Task | tuple[Task, IdempotencyKey | None]:
     """Validate a submit: the task its idempotency key already made, or the new (task, key) rows to record."""
     if idempotency_key is not None:
@@ -113,6 +117,7 @@ def prepare_task(
         priority=body.priority,
         callback=body.callback.model_dump(mode="json") if body.callback else None,
         cms=body.cms.model_dump(mode="json") if body.cms else None,
+        created_by=created_by,
     )
     idempotency = None
     if idempotency_key is not None:
@@ -207,10 +212,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def list_tasks(
     session: Session, rt: Runtime, view: WorkerView, project: str, *,
-    status: str | None, generator: str | None, limit: int, cursor: str | None,
+    status: str | None, generator: str | None, limit: int, cursor: str | None, created_by: str | None = None,
 ) -> TasksPublic:
-    """A page of the project's tasks, newest first."""
+    """A page of the project's tasks, newest first (only ``created_by``'s when given)."""
     query = select(Task).where(Task.project_id == project)
+    if created_by:
+        query = query.where(Task.created_by == created_by)
     if status:
         query = query.where(Task.status == status)
     if generator:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,7 +56,7 @@ class LocalStorage(Storage):
         return self.path_of(key).read_bytes()
 
     def check(self) -> None:
+        # no probe file: a readiness check runs every few seconds and must not write each time
         self.root.mkdir(parents=True, exist_ok=True)
-        probe = self.root / ".probe"
-        probe.write_text("ok")
-        probe.unlink()
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"storage directory {self.root} is not writable")

@@ -127,6 +127,9 @@ class TaskRunner:
         ctxs = [HostRunContext(self.rt, c, Path(tempfile.mkdtemp(prefix=f"reel-{c.task.id}-")), self.device)
                 for c in claims]
         outcomes: list[str] = []
+        ids = ", ".join(c.task.id for c in claims)
+        for ctx in ctxs:
+            ctx.log.info("running in a batch of %d tasks (%s)", len(claims), ids)
         try:
             params = [gen.parse_params(c.task.params) for c in claims]
             model = self.cache.get(gen, gen.model_key(params[0]), self.device)

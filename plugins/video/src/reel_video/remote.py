@@ -9,12 +9,23 @@ Configuration is the worker's, read from the environment when the generator load
     REEL_VIDEO_REMOTE_MODEL_LANDSCAPE   provider model name for landscape videos (required)
     REEL_VIDEO_REMOTE_ADAPTER           stream format, default ``openai-chat``
     REEL_VIDEO_REMOTE_TIMEOUT           seconds to wait for the next chunk, default 300
+    REEL_VIDEO_REMOTE_MAX_BYTES         largest video downloaded, default 4 GiB
+    REEL_VIDEO_REMOTE_DOWNLOAD_TIMEOUT  seconds a whole download may take, default 1800
+    REEL_VIDEO_REMOTE_ALLOW_PRIVATE     let download links point at private addresses, default false
+
+The video link comes from the provider's free text, so it is fetched through the SDK's
+SSRF guard (``reel_sdk.net``): a link (or any redirect hop) on another host than the
+configured provider must resolve to a public address, and the connection goes to the
+address that was checked. Links on the provider's own origin are trusted like the
+provider. The link is not echoed to clients (it often carries a token): outputs say only
+which host served the video (``source_host``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +47,7 @@ from reel_video.families import Orientation
 ENV_PREFIX = "REEL_VIDEO_REMOTE_"
 STREAM_SHARE = 0.9  # provider progress fills 0..0.9, the download the rest
 CHUNK = 1 << 16
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,9 @@ class RemoteConfig:
     adapter: str = "openai-chat"
     read_timeout_s: float = 300.0
     connect_timeout_s: float = 15.0
+    max_bytes: int = 4 * 1024**3
+    download_timeout_s: float = 1800.0
+    allow_private_downloads: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RemoteConfig:
@@ -70,8 +85,10 @@ class RemoteConfig:
             raise GeneratorError(f"{ENV_PREFIX}URL must be an http(s) URL, got {url!r}")
         try:
             timeout = float(get("TIMEOUT") or 300)
+            download_timeout = float(get("DOWNLOAD_TIMEOUT") or 1800)
+            max_bytes = int(get("MAX_BYTES") or 4 * 1024**3)
         except ValueError:
-            raise GeneratorError(f"{ENV_PREFIX}TIMEOUT must be seconds, got {get('TIMEOUT')!r}") from None
+            raise GeneratorError(f"{ENV_PREFIX}TIMEOUT, DOWNLOAD_TIMEOUT and MAX_BYTES must be numbers") from None
         return cls(
             base_url=url,
             model_portrait=get("MODEL_PORTRAIT"),
@@ -79,6 +96,9 @@ class RemoteConfig:
             token=get("TOKEN"),
             adapter=get("ADAPTER") or "openai-chat",
             read_timeout_s=timeout,
+            max_bytes=max_bytes,
+            download_timeout_s=download_timeout,
+            allow_private_downloads=get("ALLOW_PRIVATE").lower() in ("1", "true", "yes"),
         )
 
     def model_for(self, orientation: Orientation) -> str:
@@ -103,7 +123,8 @@ class RemoteSession:
     """What ``load`` returns: the configuration and a pooled HTTP client."""
 
     config: RemoteConfig
-    client: Any  # httpx.Client
+    client: Any  # httpx.Client for the provider (operator-configured: its own origin is trusted)
+    downloads: Any = None  # httpx.Client for links on other hosts: public addresses only (reel_sdk.net)
 
 
 class RemoteVideo(Generator):
@@ -124,6 +145,7 @@ class RemoteVideo(Generator):
 
     def load(self, model_key: str, device: str) -> RemoteSession:
         import httpx
+        from reel_sdk.net import guarded_client
 
         from reel_video.adapters import get_adapter
 
@@ -133,10 +155,17 @@ class RemoteVideo(Generator):
         except KeyError as exc:
             raise GeneratorError(str(exc.args[0])) from None
         timeout = httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s)
-        return RemoteSession(config=config, client=httpx.Client(timeout=timeout, follow_redirects=True))
+        return RemoteSession(
+            config=config,
+            # the provider is the operator's choice: a plain client (environment proxies honoured)
+            client=httpx.Client(timeout=timeout, follow_redirects=True),
+            downloads=guarded_client(allow_private=config.allow_private_downloads, timeout=timeout),
+        )
 
     def unload(self, model: RemoteSession) -> None:
         model.client.close()
+        if model.downloads is not None:
+            model.downloads.close()
 
     def generate(self, model: RemoteSession, params: RemoteVideoParams, ctx: RunContext) -> list[Output]:
         import httpx
@@ -185,30 +214,7 @@ class RemoteVideo(Generator):
         # 2. Download the video into the workdir, so the result outlives the provider's URL.
         ctx.progress(STREAM_SHARE, "downloading video")
         path = ctx.workdir / "video.mp4"
-        headers = (
-            {"Authorization": spec.headers["Authorization"]}
-            if _same_origin(url, spec.url) and ("Authorization" in spec.headers)
-            else {}
-        )
-        try:
-            with model.client.stream("GET", url, headers=headers) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise http_error("video download", resp)
-                total = int(resp.headers.get("content-length") or 0)
-                got = 0
-                with path.open("wb") as fh:
-                    for chunk in resp.iter_bytes(CHUNK):
-                        fh.write(chunk)
-                        got += len(chunk)
-                        if total:
-                            ctx.progress(STREAM_SHARE + (1 - STREAM_SHARE) * min(got / total, 1.0) * 0.99)
-                        else:
-                            ctx.check_cancelled()
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"video download timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"video download broke: {exc!r}") from exc
+        url = download(model, url, spec, path, ctx)
 
         # 3. Check that what came back is a video, and describe it.
         from reel_video.encode import probe_video
@@ -216,10 +222,65 @@ class RemoteVideo(Generator):
         try:
             facts = probe_video(path)
         except Exception as exc:
-            raise GeneratorError(f"the provider's file at {url} is not a readable video: {exc}") from exc
+            raise GeneratorError(
+                f"the provider's file from {urlsplit(url).hostname} is not a readable video: {exc}") from exc
         ctx.progress(1.0, "done")
-        meta = {**facts, "model": provider_model, "orientation": params.orientation, "source_url": url}
+        meta = {**facts, "model": provider_model, "orientation": params.orientation,
+                "source_host": urlsplit(url).hostname}
         return [Output(path=path, media_type="video/mp4", name="video.mp4", metadata=meta)]
+
+
+def download(model: RemoteSession, url: str, spec: Any, path: Any, ctx: RunContext) -> str:
+    """Fetch ``url`` into ``path`` within the size and time bounds, following at most
+    ``MAX_REDIRECTS`` redirects, each hop guarded; returns the URL that served the file."""
+    import httpx
+    from reel_sdk.net import AddressRefused, safe_url
+
+    config = model.config
+    deadline = time.monotonic() + config.download_timeout_s
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise GeneratorError(f"the provider's video link is not http(s): {safe_url(url)!r}")
+            trusted = _same_origin(url, spec.url)  # the provider's own origin: trusted like the provider
+            client = model.client if trusted or model.downloads is None else model.downloads
+            headers = {"Authorization": spec.headers["Authorization"]} \
+                if trusted and "Authorization" in spec.headers else {}
+            with client.stream("GET", url, headers=headers, follow_redirects=False) as resp:  # hops: below
+                if resp.is_redirect and resp.headers.get("location"):
+                    url = str(resp.url.join(resp.headers["location"]))
+                    continue
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise http_error("video download", resp)
+                total = int(resp.headers.get("content-length") or 0)
+                if total > config.max_bytes:
+                    raise GeneratorError(f"the provider's video is {total} bytes, over "
+                                         f"{ENV_PREFIX}MAX_BYTES ({config.max_bytes})")
+                got = 0
+                with path.open("wb") as fh:
+                    for chunk in resp.iter_bytes(CHUNK):
+                        fh.write(chunk)
+                        got += len(chunk)
+                        if got > config.max_bytes:
+                            raise GeneratorError(f"the provider's video is over {ENV_PREFIX}MAX_BYTES "
+                                                 f"({config.max_bytes} bytes)")
+                        if time.monotonic() > deadline:
+                            raise TransientError(f"video download took over {ENV_PREFIX}DOWNLOAD_TIMEOUT "
+                                                 f"({config.download_timeout_s:g} s)")
+                        if total:
+                            ctx.progress(STREAM_SHARE + (1 - STREAM_SHARE) * min(got / total, 1.0) * 0.99)
+                        else:
+                            ctx.check_cancelled()
+                return url
+        raise GeneratorError(f"the provider's video link redirected more than {MAX_REDIRECTS} times")
+    except AddressRefused as exc:
+        raise GeneratorError(f"the provider's video link is refused: {exc} "
+                             f"(set {ENV_PREFIX}ALLOW_PRIVATE=true to allow private hosts)") from None
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"video download timed out: {exc!r}") from exc
+    except httpx.TransportError as exc:
+        raise TransientError(f"video download broke: {exc!r}") from exc
 
 
 def _same_origin(a: str, b: str) -> bool:

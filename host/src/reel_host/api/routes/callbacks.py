@@ -36,8 +36,9 @@ def redeliver_task_callback(
 
 
 @router.get("/projects/{project_id}/callbacks/secret", response_model=SigningSecretPublic)
-def read_callback_secret(project_id: str, session: SessionDep, project: ProjectDep) -> SigningSecretPublic:
+def read_callback_secret(project_id: str, rt: RuntimeDep, session: SessionDep,
+                         project: ProjectDep) -> SigningSecretPublic:
     """The project's webhook signing secret (`whsec_...`), to verify `webhook-signature` with."""
     if project_id != project:
         raise NotFound(f"project {project_id!r} not found", code="project_not_found")
-    return service.read_secret(session, project)
+    return service.read_secret(session, rt, project)

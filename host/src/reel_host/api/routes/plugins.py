@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from reel_host.api.deps import ProjectDep, RuntimeDep, SessionDep, WorkerViewDep
+from reel_host.api.access import PrincipalDep
+from reel_host.api.deps import RuntimeDep, SessionDep, WorkerViewDep
 from reel_host.schemas.tasks import PluginPublic, PluginsPublic
 from reel_host.services.catalog import all_generators
 
@@ -12,7 +13,7 @@ router = APIRouter(prefix="/plugins", tags=["plugins"])
 
 
 @router.get("", response_model=PluginsPublic)
-def list_plugins(rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, _project: ProjectDep) -> PluginsPublic:
+def list_plugins(rt: RuntimeDep, session: SessionDep, view: WorkerViewDep, _who: PrincipalDep) -> PluginsPublic:
     view.refresh(session, rt, force=True)
     counts = view.counts(session, rt)
     data = [

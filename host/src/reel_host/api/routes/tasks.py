@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request
@@ -13,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
+from reel_host.api import events_stream
+from reel_host.api.access import AccessCallDep, TaskCallDep
 from reel_host.api.calls import ApiCall, ApiCallDep, as_json, prefer_wait
-from reel_host.errors import InvalidRequest, NotFound, Unauthorized
+from reel_host.errors import InvalidRequest, Unauthorized
 from reel_host.paths import API_PREFIX
-from reel_host.records.models import FINISHED, TaskAttempt, TaskLog
+from reel_host.records.models import TaskAttempt, TaskLog
 from reel_host.runtime import Runtime
 from reel_host.schemas.tasks import (
     AttemptPublic,
@@ -40,7 +41,7 @@ PREFER_DOC = ("RFC 7240 `wait=N`: answer once the task is finished or after N se
 
 @router.post("/submit", status_code=202, response_model=TaskPublic)
 async def submit_task(
-    body: TaskCreate, call: ApiCallDep,
+    body: TaskCreate, call: AccessCallDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     prefer: Annotated[str | None, Header(description=PREFER_DOC)] = None,
 ) -> Response:
@@ -48,8 +49,11 @@ async def submit_task(
     rt, view = call.rt, call.view
     created_flag: list[bool] = []
 
+    call.requested_project = body.project  # a key's own project, or one of a login's projects
+
     def work(session: Session, project: str) -> TaskPublic:
-        task, created = service.submit_task(session, rt, view, project, body, idempotency_key)
+        task, created = service.submit_task(session, rt, view, project, body, idempotency_key,
+                                            created_by=call.principal(session).user_id)
         created_flag.append(created)
         return service.to_public(session, rt, view, task)
 
@@ -74,7 +78,7 @@ async def submit_task_batch(body: TaskBatchCreate, call: ApiCallDep) -> Response
 
 @router.get("/{task_id}/status", response_model=TaskPublic)
 async def read_task(
-    task_id: str, call: ApiCallDep, prefer: Annotated[str | None, Header(description=PREFER_DOC)] = None,
+    task_id: str, call: TaskCallDep, prefer: Annotated[str | None, Header(description=PREFER_DOC)] = None,
 ) -> Response:
     """The task; with `Prefer: wait=N`, once it is finished or after N seconds."""
     rt, view = call.rt, call.view
@@ -95,7 +99,7 @@ async def _answer(call: ApiCall, task: TaskPublic, prefer: str | None, status_co
 
 
 @router.delete("/{task_id}/cancel", response_model=TaskPublic)
-async def cancel_task(task_id: str, call: ApiCallDep) -> Response:
+async def cancel_task(task_id: str, call: TaskCallDep) -> Response:
     """Cancel a queued or running task (409 once it finished)."""
     rt, view = call.rt, call.view
     return await call.run(lambda session, project: service.to_public(
@@ -103,7 +107,7 @@ async def cancel_task(task_id: str, call: ApiCallDep) -> Response:
 
 
 @router.post("/{task_id}/retry", response_model=TaskPublic, status_code=202)
-async def retry_task(task_id: str, call: ApiCallDep) -> Response:
+async def retry_task(task_id: str, call: TaskCallDep) -> Response:
     """Run a failed or cancelled task again under the same id (attempts + 1)."""
     rt, view = call.rt, call.view
     return await call.run(lambda session, project: service.to_public(
@@ -111,7 +115,7 @@ async def retry_task(task_id: str, call: ApiCallDep) -> Response:
 
 
 @router.get("/{task_id}/logs", response_model=TaskLogsPublic)
-async def read_task_logs(task_id: str, call: ApiCallDep,
+async def read_task_logs(task_id: str, call: TaskCallDep,
                          attempt: int | None = Query(None, ge=1, description="only this attempt")) -> Response:
     """What the generator logged (``ctx.log``) while it ran."""
     def work(session: Session, project: str) -> TaskLogsPublic:
@@ -127,7 +131,7 @@ async def read_task_logs(task_id: str, call: ApiCallDep,
 
 
 @router.get("/{task_id}/attempts", response_model=list[AttemptPublic])
-async def list_task_attempts(task_id: str, call: ApiCallDep) -> Response:
+async def list_task_attempts(task_id: str, call: TaskCallDep) -> Response:
     """Every run of the task: worker, outcome and times."""
     def work(session: Session, project: str) -> list[AttemptPublic]:
         task = service.get_task(session, project, task_id)
@@ -142,7 +146,7 @@ async def list_task_attempts(task_id: str, call: ApiCallDep) -> Response:
 
 
 @router.post("/{task_id}/events/token", response_model=EventsToken)
-async def create_events_token(task_id: str, call: ApiCallDep) -> Response:
+async def create_events_token(task_id: str, call: TaskCallDep) -> Response:
     """A short-lived token for ``/events?token=`` (browsers' EventSource cannot send headers)."""
     rt = call.rt
 
@@ -158,12 +162,13 @@ async def create_events_token(task_id: str, call: ApiCallDep) -> Response:
 @router.get("/{task_id}/events", response_class=EventSourceResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "task events"}})
 async def stream_task_events(
-    task_id: str, request: Request, call: ApiCallDep,
+    task_id: str, request: Request, call: TaskCallDep,
     token: Annotated[str | None, Query(description="signed token from /events/token")] = None,
 ) -> EventSourceResponse:
     """Server-Sent Events: ``task`` (the task resource on each change) and ``log`` lines, until it ends.
 
-    No database connection is held while the stream waits: each look is a short session.
+    No database connection is held while the stream waits: each look is a short session. Every event
+    has an id; reconnecting with ``Last-Event-ID`` resumes without gaps or repeats.
     """
     rt, view = call.rt, call.view
     hub = request.app.state.task_hub
@@ -181,40 +186,7 @@ async def stream_task_events(
 
     project = await anyio.to_thread.run_sync(lambda: _with_session(rt, authorise))
 
-    def snapshot(last_log: int) -> tuple[dict[str, Any], list[TaskLog]]:
-        with rt.sessions() as session:
-            task = service.get_task(session, project, task_id)
-            public = service.to_public(session, rt, view, task).model_dump(mode="json")
-            logs = list(session.scalars(select(TaskLog).where(TaskLog.task_id == task_id, TaskLog.id > last_log)
-                                        .order_by(TaskLog.id).limit(500)))
-            return public, logs
-
-    async def events() -> AsyncIterator[dict[str, str]]:
-        last_state: tuple | None = None
-        last_log = 0
-        while True:
-            try:
-                public, logs = await anyio.to_thread.run_sync(snapshot, last_log)
-            except NotFound:
-                return
-            for line in logs:
-                last_log = line.id
-                yield {"event": "log", "data": json.dumps({"attempt": line.attempt, "level": line.level,
-                                                           "message": line.message})}
-            state = (public["status"], public["progress"], public["message"], public["attempts"],
-                     public["queue_position"], public["waiting_for_worker"])
-            if state != last_state:
-                last_state = state
-                yield {"event": "task", "id": f"{public['attempts']}-{public['status']}-{public['progress']}",
-                       "data": json.dumps(public)}
-            if public["status"] in FINISHED:
-                return
-            if await request.is_disconnected():
-                return
-            # woken by the push hub when the task changes; the timeout also notices a disconnect
-            await hub.wait(task_id, rt.settings.events_poll_s)
-
-    return EventSourceResponse(events(), ping=15)
+    return events_stream.event_response(request, rt, view, project, task_id, hub)
 
 
 def _with_session(rt: Runtime, fn: Callable[[Session], str]) -> str:

@@ -1,7 +1,7 @@
 """project limits: submissions per minute, max queued/running, storage bytes, retention days
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-26 09:30:00
 
 """
@@ -15,7 +15,7 @@ import reel_host.records.models
 
 # revision identifiers, used by Alembic.
 revision: str = '0006'
-down_revision: Union[str, Sequence[str], None] = '0003'
+down_revision: Union[str, Sequence[str], None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
