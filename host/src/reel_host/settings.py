@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     worker_plugins: str | None = Field(default=None, description="pins like 'image==0.3.*,audio'; default all")
     worker_pool: str = Field(default="default", description="the pool name a worker advertises")
     worker_concurrency: int = 1
+    task_events: bool = Field(
+        default=True, description="Celery task events for Flower / `celery events` (distributed mode; `--no-events`)")
     load_plugins: str | None = Field(default=None, description="comma-separated plugin names to load (others skipped)")
     block_plugins: str | None = Field(default=None, description="comma-separated plugin names never loaded")
     trace_plugins: bool = Field(default=False, description="log every hook call")

@@ -159,6 +159,8 @@ def worker(
     as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: print JSON")] = False,
     loglevel: Annotated[str | None, typer.Option(help="Celery log level")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus metrics on this port")] = None,
+    events: Annotated[bool | None, typer.Option(
+        "--events/--no-events", help="send Celery task events (Flower, `celery events`); default on")] = None,
 ) -> None:
     """Run a worker that takes the tasks of its plugins' generators."""
     from reel_host.worker.config import PoolConfig, PoolConfigError, load_pool_config, parse_gpus
@@ -172,6 +174,8 @@ def worker(
             overrides["time_limits"] = {**get_settings().time_limits, **cfg.time_limits}
         if pool or cfg.pool:
             overrides["worker_pool"] = pool or cfg.pool
+        if events is not None:
+            overrides["task_events"] = events
         settings = Settings(**overrides) if overrides else get_settings()
     except (PoolConfigError, ValidationError) as exc:
         typer.echo(f"reel worker: {exc}", err=True)

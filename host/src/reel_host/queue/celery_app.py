@@ -94,7 +94,7 @@ def make_celery(settings: Settings, limits: Iterable[float] = ()) -> Celery:
         accept_content=["json"],
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
-        task_send_sent_event=False,
+        task_send_sent_event=settings.task_events and not settings.embedded_broker,
         enable_utc=True,
     )
     return app

@@ -201,6 +201,8 @@ def run_worker(
                 "--without-heartbeat",
                 "-l",
                 loglevel,
+                # task events for Flower / `celery events` (the embedded transport has no fanout for them)
+                *(["-E"] if rt.settings.task_events and not rt.settings.embedded_broker else []),
             ]
         )
     finally:
