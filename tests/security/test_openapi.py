@@ -31,7 +31,8 @@ def test_openapi__bearer_scheme_and_idempotency_key_bounds(api):
     spec = spec_of(api)
     bearer = spec["components"]["securitySchemes"]["bearer"]
     assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
-    assert spec["paths"]["/api/v1/tasks/{task_id}/status"]["get"]["security"] == [{"bearer": []}]
+    assert spec["paths"]["/api/v1/tasks/{task_id}/status"]["get"]["security"] == [{"bearer": []}, {"session": []}]
+    assert spec["paths"]["/api/v1/projects"]["post"]["security"] == [{"bearer": []}]
     assert "security" not in spec["paths"]["/api/v1/files/{token}"]["get"]
     [param] = [p for p in spec["paths"]["/api/v1/tasks/submit"]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
     assert (param["schema"]["minLength"], param["schema"]["maxLength"]) == (1, 255)

@@ -23,7 +23,7 @@ from reel_host.schemas.errors import ErrorEnvelope
 _DESCRIPTIONS = {
     "400": "bad request: a NUL byte in the path or query, a value out of range",
     "401": "no API key, or one that is unknown, expired or revoked",
-    "403": "the admin key is required",
+    "403": "the admin key is required, or a console login lacks its CSRF token or the role the operation needs",
     "404": "not found (another project's resources are not found either)",
     "409": "conflict with the resource's state",
     "413": "request body over REEL_MAX_BODY_BYTES",
@@ -32,6 +32,8 @@ _DESCRIPTIONS = {
     "503": "overloaded (REEL_API_MAX_CONCURRENCY) or the database is unavailable, with Retry-After; "
            "on submit also: no live worker can take it (REEL_REFUSE_WITHOUT_WORKER)",
 }
+_NAMES_A_PROJECT = {"submit_task", "submit_task_batch"}  # a body's `project` the caller cannot see is 404
+_ACCOUNT_PATHS = ("/auth/", "/members", "/invitations", "/ops/")
 _CONFLICTS = {"submit_task", "cancel_task", "retry_task", "redeliver_task_callback", "create_project"}
 
 
@@ -43,12 +45,16 @@ def _calls(dependant: Any) -> set[Callable[..., Any]]:
 
 
 def _auth(route: Any) -> str | None:
+    from reel_host.api import access
+
     calls = _calls(route.dependant)
     if deps.require_admin in calls:
         return "admin"
     if deps.current_caller in calls:
         return "caller"
-    if deps.current_project in calls or api_call in calls \
+    # a project key or a console login (session cookie)
+    key_or_login = {access.principal, access.access_call, access.task_call, access.project_call}
+    if deps.current_project in calls or api_call in calls or calls & key_or_login \
             or any(getattr(c, "__name__", "") == "_events_project" for c in calls):
         return "key"
     if deps.optional_admin in calls:
@@ -64,10 +70,15 @@ def _statuses(route: Any, auth: str | None) -> set[str]:
         statuses |= {"401", "429"}
     if auth == "admin":
         statuses.add("403")
-    if "{" in route.path_format:
+    if "{" in route.path_format or route.name in _NAMES_A_PROJECT:
         statuses.add("404")
     if route.name in _CONFLICTS:
         statuses.add("409")
+    if auth == "key":
+        statuses.add("403")  # a console login: CSRF token missing, or a role the operation needs
+    if any(part in route.path_format for part in _ACCOUNT_PATHS):
+        # console accounts: wrong credentials, throttled logins, unknown or used links, taken emails
+        statuses |= {"401", "403", "404", "409", "429"}
     return statuses
 
 
@@ -93,9 +104,14 @@ def install_openapi(app: FastAPI) -> None:
         schemas["ErrorEnvelope"] = envelope
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
-        components["securitySchemes"] = {"bearer": {
-            "type": "http", "scheme": "bearer",
-            "description": "a project API key (`reel_...`), or REEL_ADMIN_KEY for admin operations"}}
+        from reel_host.api.access import SESSION_COOKIE
+
+        components["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a project API key (`reel_...`), or REEL_ADMIN_KEY for admin operations"},
+            "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                        "description": "a console login (unsafe methods also send X-CSRF-Token)"},
+        }
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
         for route in _api_routes(app):
             if not route.include_in_schema:
@@ -113,11 +129,16 @@ def install_openapi(app: FastAPI) -> None:
                     if status in ("429", "503") and route.name != "read_health":
                         answer["headers"] = {"Retry-After": {"description": "seconds to wait",
                                                              "schema": {"type": "integer", "minimum": 1}}}
-                if auth in ("admin", "caller", "key"):
-                    op["security"] = [{"bearer": []}] if route.name != "stream_task_events" \
-                        else [{"bearer": []}, {}]  # or ?token= from /events/token
+                if auth == "key":
+                    op["security"] = [{"bearer": []}, {"session": []}]
+                    if route.name == "stream_task_events":
+                        op["security"].append({})  # or ?token= from /events/token
+                elif auth in ("admin", "caller"):
+                    op["security"] = [{"bearer": []}]
                 elif auth == "optional":
                     op["security"] = [{}, {"bearer": []}]
+                else:
+                    op.pop("security", None)
                 for param in op.get("parameters", []):
                     if param.get("in") == "header" and param.get("name") == "Idempotency-Key":
                         param["schema"] = {"type": "string", "minLength": 1, "maxLength": 255,
