@@ -101,14 +101,31 @@ def test_redis_restart_without_persistence__every_queued_task_recovered(flaky_br
     assert runs == 20  # each ran exactly once
 
 
+def _record_until(stack: Stack, task_id: str, predicate, timeout: float = 60):  # type: ignore[no-untyped-def]
+    """The task's record once ``predicate`` holds (read from the records: the retry's wait is the state
+    under test, and an event stream on a loaded machine may start after it began)."""
+    import time
+
+    from reel_host.records.models import Task
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with stack.runtime.sessions() as session:
+            row = session.get(Task, task_id)
+        if row is not None and predicate(row):
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} never matched; last {row.status if row else None}")
+
+
 def test_worker_killed_while_its_transient_retry_waits__retry_still_runs(tmp_path: Path) -> None:
     state = tmp_path / "runs.txt"
     # a backoff long enough for the event stream to see the wait even on a loaded machine
     with make_stack("distributed", tmp_path, {"REEL_RETRY_BACKOFF_S": "8"}) as stack:
         first = stack.start_worker("testplugin", pool="first")
         task = stack.submit(params={"text": "again", "fail_first": 1, "state_file": str(state)})
-        waiting = stack.follow(task["id"], until=("queued",), where=lambda t: t["attempts"] == 2, timeout=60)
-        assert "retrying" in waiting["message"]
+        waiting = _record_until(stack, task["id"], lambda t: t.status == "queued" and t.attempts == 2)
+        assert "retrying" in (waiting.message or "")
         first.kill_group(signal.SIGKILL)  # nothing of the retry lived in this worker
         stack.start_worker("testplugin", pool="second")
         done = stack.follow(task["id"], timeout=60)
