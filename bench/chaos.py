@@ -132,6 +132,18 @@ def midway(ids_so_far: list[str], n: int, fraction: float) -> None:
         time.sleep(0.05)
 
 
+def run_with_fault(stack: Stack, n: int, result: Result, fault: Any, at: float = 0.5,
+                   body: dict[str, Any] | None = None) -> tuple[list[str], Result]:
+    """Submit ``n`` tasks from a thread, call ``fault()`` once ``at`` of them are in, then count."""
+    ids: list[str] = []
+    t = threading.Thread(target=lambda: ids.extend(submit_all(stack, n, body)))
+    t.start()
+    midway(ids, n, at)
+    fault()
+    t.join()
+    return ids, count(stack, ids, result, settle(stack, ids, 600))
+
+
 def scenario_kills(mode: str, tmp: Path, n: int, kills: int) -> Result:
     with make_stack(mode, tmp, QUICK) as stack:
         for pool in ("k0", "k1"):
@@ -157,14 +169,8 @@ def scenario_redis(tmp: Path, n: int, aof: bool) -> Result:
     try:
         with make_stack("distributed", tmp, QUICK, broker_url=redis.url) as stack:
             stack.start_worker("testplugin", pool="r0")
-            ids: list[str] = []
-            t = threading.Thread(target=lambda: ids.extend(submit_all(stack, n)))
-            t.start()
-            midway(ids, n, 0.5)
-            redis.restart()
-            t.join()
-            return count(stack, ids, Result("redis-aof" if aof else "redis", "distributed"),
-                         settle(stack, ids, 600))
+            return run_with_fault(stack, n, Result("redis-aof" if aof else "redis", "distributed"),
+                                  redis.restart)[1]
     finally:
         redis.stop()
 
@@ -175,15 +181,13 @@ def scenario_postgres(tmp: Path, n: int) -> Result:
     try:
         with make_stack("distributed", tmp, QUICK, database_url=pg.url) as stack:
             stack.start_worker("testplugin", pool="p0")
-            ids: list[str] = []
-            t = threading.Thread(target=lambda: ids.extend(submit_all(stack, n)))
-            t.start()
-            midway(ids, n, 0.5)
-            pg.stop("immediate")
-            time.sleep(5)
-            pg.start()
-            t.join()
-            return count(stack, ids, Result("postgres", "distributed"), settle(stack, ids, 600))
+
+            def outage() -> None:
+                pg.stop("immediate")
+                time.sleep(5)
+                pg.start()
+
+            return run_with_fault(stack, n, Result("postgres", "distributed"), outage)[1]
     finally:
         pg.remove()
 
