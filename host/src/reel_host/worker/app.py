@@ -63,8 +63,8 @@ class ChildRunners:
     def for_generator(self, generator: str | None) -> TaskRunner:
         device = self.device_for(generator)
         if device not in self._runners:
-            runner = TaskRunner(self.rt, self.worker_id, device, soft_limit_resolver(self.rt))
-            runner.cache = ModelCache(self.rt.settings.model_cache_size, self._cache_budget(device))
+            runner = TaskRunner(self.rt, self.worker_id, device, soft_limit_resolver(self.rt),
+                                cache=ModelCache(self.rt.settings.model_cache_size, self._cache_budget(device)))
             self._runners[device] = runner
         return self._runners[device]
 

@@ -60,12 +60,13 @@ class TaskRunner:
     """Runs tasks in one worker process; keeps its model cache between them."""
 
     def __init__(self, rt: Runtime, worker_id: str, device: str = "cpu",
-                 soft_limit_of: Callable[[str | None], float] | None = None) -> None:
+                 soft_limit_of: Callable[[str | None], float] | None = None,
+                 cache: ModelCache | None = None) -> None:
         self.rt = rt
         self.worker_id = worker_id
         self.device = device
         self.soft_limit_of = soft_limit_of or (lambda _name: rt.settings.default_time_limit_s)
-        self.cache = ModelCache(rt.settings.model_cache_size)
+        self.cache = cache if cache is not None else ModelCache(rt.settings.model_cache_size)
 
     def preload(self, names: list[str] | None = None) -> None:
         """Load the default model of each generator in ``names`` (default all) (``reel worker --preload``)."""
