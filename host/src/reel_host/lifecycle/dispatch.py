@@ -26,6 +26,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from reel_host import forksafe
 from reel_host.lifecycle.fence import ago, now_of
 from reel_host.lifecycle.status import TaskStatus
 from reel_host.queue.celery_app import RUN_TASK, celery_priority, queue_for
@@ -203,7 +204,8 @@ class Reconciler:
     def _loop(self) -> None:
         while not self._stop.wait(self.rt.settings.dispatch_poll_s):
             try:
-                self.run_once()
+                with forksafe.quiet():
+                    self.run_once()
             except Exception as exc:  # database or broker away: try again next tick
                 log.warning("reconciler: %s: %s", type(exc).__name__, exc)
 

@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+from reel_host import forksafe
 from reel_host.lifecycle import workers
 from reel_host.lifecycle.dispatch import Reconciler
 from reel_host.runtime import Runtime
@@ -62,9 +63,10 @@ class Heartbeat:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.rt.settings.heartbeat_s):
-            self.refresh_gpus()
             try:
-                self.beat()
+                with forksafe.quiet():
+                    self.refresh_gpus()
+                    self.beat()
             except Exception as exc:
                 log.warning("heartbeat failed (%s: %s); next try in %ss", type(exc).__name__, exc,
                             self.rt.settings.heartbeat_s)

@@ -161,6 +161,7 @@ def run_worker(
     """Run the Celery worker in this process until it is stopped (``preload``: default models first)."""
     from celery.signals import worker_ready
 
+    from reel_host import forksafe
     from reel_host.worker.app import bind_worker_tasks
     from reel_host.worker.heartbeat import Heartbeat
     from reel_host.worker.watchdog import CancelWatchdog
@@ -178,6 +179,7 @@ def run_worker(
             **app.conf.broker_transport_options,
             "visibility_timeout": plan.visibility_timeout_s,
         }
+    forksafe.install()  # pool children are forked while the threads below work: see reel_host.forksafe
     heartbeat = Heartbeat(rt, plan.worker_id, plan.advert(), plan.gpu_indices)
     heartbeat.start()
     watchdog = CancelWatchdog(rt, plan.worker_id)

@@ -22,6 +22,7 @@ from typing import Any
 from celery.worker import state
 from sqlalchemy import select
 
+from reel_host import forksafe
 from reel_host.records.models import Task
 from reel_host.runtime import Runtime
 
@@ -59,7 +60,8 @@ class CancelWatchdog:
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):
             try:
-                self.check()
+                with forksafe.quiet():
+                    self.check()
             except Exception:
                 log.exception("cancel watchdog pass failed")
 
