@@ -61,6 +61,12 @@ class ApiCall:
     rt: Runtime
     view: WorkerView
     token: str | None
+    push_mark: int = 0  # the push hub's mark before this request read anything (see lifecycle.push)
+
+    def __post_init__(self) -> None:
+        hub = getattr(self.request.app.state, "task_hub", None)
+        if hub is not None:
+            self.push_mark = hub.mark()
 
     def project_of(self, session: Session) -> str:
         """The project of the caller's API key (401 without a valid one)."""
@@ -101,11 +107,13 @@ class ApiCall:
         """
         deadline = time.monotonic() + wait_s
         hub = self.request.app.state.task_hub
+        since = self.push_mark  # taken before ``task`` was read: a change since then wakes at once
         while task.status not in FINISHED_STATES:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            await hub.wait(task.id, min(left, FALLBACK_LOOK_S))
+            await hub.wait(task.id, min(left, FALLBACK_LOOK_S), since=since)
+            since = hub.mark()
             task = await self.run_model(read)
         return task
 

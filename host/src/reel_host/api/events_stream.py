@@ -65,6 +65,7 @@ def event_response(request: Request, rt: Runtime, view: WorkerView, project: str
     async def events() -> AsyncIterator[dict[str, str]]:
         nonlocal last_log, last_state
         while True:
+            since = hub.mark()  # before the read: a change announced meanwhile wakes the wait below
             try:
                 public, logs = await anyio.to_thread.run_sync(snapshot, last_log)
             except NotFound:
@@ -86,6 +87,6 @@ def event_response(request: Request, rt: Runtime, view: WorkerView, project: str
             if await request.is_disconnected():
                 return
             # woken by the push hub when the task changes; the timeout also notices a disconnect
-            await hub.wait(task_id, rt.settings.events_poll_s)
+            await hub.wait(task_id, rt.settings.events_poll_s, since=since)
 
     return EventSourceResponse(events(), ping=15)

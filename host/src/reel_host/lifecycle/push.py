@@ -10,6 +10,11 @@ Listening: one :class:`TaskHub` per API process holds one listening connection (
 poller) and wakes the coroutines waiting on a task (SSE streams, ``Prefer: wait``). A
 thousand subscribers cost one connection, not a thousand polls, and no waiter holds a
 database connection while it waits.
+
+No lost wake-ups: a waiter reads the task and then waits, and the change it waits for may
+be announced in between. So it takes :meth:`TaskHub.mark` *before* its read and passes it
+to :meth:`TaskHub.wait`, which returns at once when the task was announced after the mark
+(or when the listener reconnected since, and may have missed it).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, text
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("reel.push")
 
 CHANNEL = "reel_tasks"
+RECENT_CHANGES = 50_000  # tasks whose last announcement is remembered for waiters' marks
 
 
 def notify(session: Session, task_id: str) -> None:
@@ -50,14 +56,29 @@ class TaskHub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0  # notifications received (tests and metrics read it)
+        self._seq = 0  # announcements so far; a waiter's mark is a value of it
+        self._changed: OrderedDict[str, int] = OrderedDict()  # task → seq of its last announcement
+        self._resynced = 0  # seq at the listener's last (re)connect: anything may have changed before it
 
     # -- waiting (in the event loop) --------------------------------------------------
-    async def wait(self, task_id: str, timeout: float) -> bool:
-        """Until ``task_id`` changes or ``timeout`` passes; True if it changed."""
+    def mark(self) -> int:
+        """Take before reading a task; pass to :meth:`wait` to catch a change in between."""
+        self._ensure_started()
+        with self._lock:
+            return self._seq
+
+    async def wait(self, task_id: str, timeout: float, since: int | None = None) -> bool:
+        """Until ``task_id`` changes or ``timeout`` passes; True if it changed.
+
+        With ``since`` (a :meth:`mark`), a change announced after that mark counts: the call
+        returns at once.
+        """
         self._ensure_started()
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
         with self._lock:
+            if since is not None and (self._changed.get(task_id, 0) > since or self._resynced > since):
+                return True
             self._waiters[task_id].add(entry)
         try:
             await asyncio.wait_for(event.wait(), timeout)
@@ -79,6 +100,11 @@ class TaskHub:
     def _wake(self, task_id: str) -> None:
         self.delivered += 1
         with self._lock:
+            self._seq += 1
+            self._changed[task_id] = self._seq
+            self._changed.move_to_end(task_id)
+            if len(self._changed) > RECENT_CHANGES:
+                self._changed.popitem(last=False)
             waiting = list(self._waiters.get(task_id, ()))
         for loop, event in waiting:
             loop.call_soon_threadsafe(event.set)
@@ -120,8 +146,8 @@ class TaskHub:
         while not self._stop.wait(self.poll_s):
             with self._lock:
                 watched = list(self._waiters)
+            seen = {task_id: seen[task_id] for task_id in watched if task_id in seen}
             if not watched:
-                seen.clear()
                 continue
             try:
                 with self.rt.sessions() as session:
@@ -130,12 +156,14 @@ class TaskHub:
                 log.warning("push poller: %s", exc)
                 continue
             for task_id, updated_at in rows:
-                if task_id in seen and seen[task_id] != updated_at:
+                if seen.get(task_id) != updated_at:  # a first sighting too: it may have changed before
                     self._wake(task_id)
                 seen[task_id] = updated_at
 
     def _wake_all(self) -> None:
         with self._lock:
+            self._seq += 1
+            self._resynced = self._seq
             ids = list(self._waiters)
         for task_id in ids:
             self._wake(task_id)
