@@ -1,22 +1,31 @@
 """No-op task round trip and throughput: Reel's REST API against bare Celery, same machine, same run.
 
-    .venv/bin/python bench/roundtrip.py [--n 200] [--burst 300]
+    .venv/bin/python bench/roundtrip.py [--n 200] [--burst 300] [--mode distributed|embedded|both] [--rounds 3]
 
-Both sides use the machine's Redis (own DB number / key prefix) and one prefork worker
-process. Reel's side goes through everything a client sees: HTTP submit with an API key,
+Distributed: both sides use the machine's Redis (own DB number / key prefix) and one prefork
+worker process. Reel's side goes through everything a client sees: HTTP submit with an API key,
 params validation, the task record in PostgreSQL, the broker, the worker's fenced claim,
 the run, output storage and the finishing update, and the client learns the result by
 one request: `POST /tasks/submit` with `Prefer: wait=30`, answered when the task ends
 (pushed to the API by PostgreSQL NOTIFY). The burst goes in batches of 100 through
 `POST /tasks/submit_batch`. The API runs as `reel serve` in its own process. Bare Celery
 sends `apply_async` and waits on a Redis result backend.
-Prints medians and throughputs and the Reel/bare ratios.
+
+Embedded: Reel is `reel up` itself (SQLite, the filesystem broker, one worker, the callbacks
+sender; a home of its own), the client waits the same way; bare Celery uses the same kind
+of broker (kombu's filesystem transport, polled as often as Reel's) and a filesystem result
+backend, with no Redis anywhere.
+
+The sides run one after the other, `--rounds` times interleaved; printed are the medians of
+the rounds (and their spread) and the Reel/bare ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,36 +41,45 @@ sys.path.insert(0, str(ROOT))
 REDIS = "redis://127.0.0.1:6379/14"
 
 
-def bare_celery(n: int, burst: int) -> tuple[float, float]:
-    env = {**os.environ, "BARE_BROKER_URL": REDIS, "BARE_BACKEND_URL": REDIS, "PYTHONPATH": str(ROOT / "bench")}
+def bare_celery(n: int, burst: int, embedded: bool = False) -> tuple[float, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="bare-celery-"))
+    urls = {"BARE_BROKER_URL": REDIS, "BARE_BACKEND_URL": REDIS}
+    if embedded:  # the filesystem transport and result backend, polled as often as Reel's embedded broker
+        for sub in ("queue", "processed", "results"):
+            (tmp / sub).mkdir()
+        from reel_host.settings import Settings
+
+        urls = {"BARE_BROKER_URL": "filesystem://", "BARE_BACKEND_URL": f"file://{tmp / 'results'}",
+                "BARE_FS_FOLDER": str(tmp), "BARE_FS_POLL_S": str(Settings.model_fields["embedded_poll_s"].default)}
+    env = {**os.environ, **urls, "PYTHONPATH": str(ROOT / "bench")}
     worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "bare_celery_app", "worker", "-c", "1", "-P",
                                "prefork", "-l", "WARNING", "--without-gossip", "--without-mingle"],
                               env=env, cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        os.environ.update({"BARE_BROKER_URL": REDIS, "BARE_BACKEND_URL": REDIS})
+        os.environ.update(urls)
         sys.path.insert(0, str(ROOT / "bench"))
+        sys.modules.pop("bare_celery_app", None)  # configured by the environment at import
         from bare_celery_app import noop
 
-        noop.delay("warm").get(timeout=60)
+        noop.delay("warm").get(timeout=60, interval=0.005)
         samples = []
         for _ in range(n):
             t = time.perf_counter()
-            noop.delay("x").get(timeout=30)
+            noop.delay("x").get(timeout=30, interval=0.005)
             samples.append(time.perf_counter() - t)
         t = time.perf_counter()
         results = [noop.delay("x") for _ in range(burst)]
         for r in results:
-            r.get(timeout=120)
+            r.get(timeout=120, interval=0.005)
         return statistics.median(samples), burst / (time.perf_counter() - t)
     finally:
         worker.terminate()
         worker.wait(20)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def reel(n: int, burst: int) -> tuple[float, float]:
-    from reel_host.records.models import Task
-    from sqlalchemy import func, select
-
+    """Distributed: `reel serve` (its own process) and one `reel worker`, PostgreSQL and Redis."""
     from tests.utils.stack import free_port, make_stack
 
     with tempfile.TemporaryDirectory() as tmp, make_stack("distributed", Path(tmp)) as stack:
@@ -72,52 +90,98 @@ def reel(n: int, burst: int) -> tuple[float, float]:
         api = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "serve", "--host", "127.0.0.1",
                                 "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stack._cleanup.append(lambda: (api.terminate(), api.wait(20)))
-        body = {"generator": "test.echo", "params": {"text": "x", "steps": 1}}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30,
-                          headers={"Authorization": f"Bearer {stack.key}"}) as c:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if c.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+        return measure(f"http://127.0.0.1:{port}", stack.key, n, burst)
 
-            def one() -> None:
-                # the client's best way: submit and wait for the end in one request (push, no polling)
-                task = c.post("/tasks/submit", json=body, headers={"Prefer": "wait=30"}).json()
-                assert task["status"] == "succeeded", task
 
-            one()
-            samples = []
-            for _ in range(n):
-                t = time.perf_counter()
-                one()
-                samples.append(time.perf_counter() - t)
+def reel_up(n: int, burst: int) -> tuple[float, float]:
+    """Embedded: `reel up` as a user runs it, in a home of its own."""
+    from tests.utils.stack import free_port
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as home:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REEL_")}
+        env["REEL_HOME"] = home
+        up = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "up", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            key = None
+            assert up.stdout is not None
+            for line in up.stdout:
+                found = re.match(r"API key: (\S+)", line)
+                if found:
+                    key = found.group(1)
+                    break
+            assert key, "reel up printed no API key"
+            return measure(f"http://127.0.0.1:{port}", key, n, burst)
+        finally:
+            up.terminate()
+            up.wait(30)
+
+
+def measure(url: str, key: str, n: int, burst: int) -> tuple[float, float]:
+    """Round trip median and burst throughput against a running Reel at ``url``."""
+    body = {"generator": "test.echo", "params": {"text": "x", "steps": 1}}
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=60, headers={"Authorization": f"Bearer {key}"}) as c:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if c.get("/health").status_code == 200 and c.get("/plugins").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+        def one() -> None:
+            # the client's best way: submit and wait for the end in one request (push, no polling)
+            task = c.post("/tasks/submit", json=body, headers={"Prefer": "wait=30"}).json()
+            assert task["status"] == "succeeded", task
+
+        one()
+        samples = []
+        for _ in range(n):
             t = time.perf_counter()
-            for start in range(0, burst, 100):  # a CMS import: batches of 100 in one request each
-                r = c.post("/tasks/submit_batch", json={"tasks": [body] * min(100, burst - start)})
-                assert r.status_code == 200, r.text
-            with stack.runtime.sessions() as session:
-                while session.scalar(select(func.count()).select_from(Task).where(Task.status == "queued")) > 0 or \
-                        session.scalar(select(func.count()).select_from(Task).where(Task.status == "running")) > 0:
-                    time.sleep(0.01)
-            return statistics.median(samples), burst / (time.perf_counter() - t)
+            one()
+            samples.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ids: list[str] = []
+        for start in range(0, burst, 100):  # a CMS import: batches of 100 in one request each
+            r = c.post("/tasks/submit_batch", json={"tasks": [body] * min(100, burst - start)})
+            assert r.status_code == 200, r.text
+            ids += [item["task"]["id"] for item in r.json()["data"]]
+        for task_id in ids:  # the client learns each end by push (Prefer: wait), as a CMS would
+            done = c.get(f"/tasks/{task_id}/status", headers={"Prefer": "wait=60"}).json()
+            assert done["status"] == "succeeded", done
+        return statistics.median(samples), burst / (time.perf_counter() - t)
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.4g}-{max(values):.4g}" if len(values) > 1 else "-"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200, help="sequential round trips per side")
     parser.add_argument("--burst", type=int, default=300, help="tasks sent at once for throughput")
+    parser.add_argument("--mode", choices=["distributed", "embedded", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the sides interleaved")
     args = parser.parse_args()
-    bare_rt, bare_tp = bare_celery(args.n, args.burst)
-    reel_rt, reel_tp = reel(args.n, args.burst)
-    print(f"{'':14}{'round trip (median)':>22}{'throughput':>16}")
-    print(f"{'bare Celery':14}{bare_rt * 1000:>19.2f} ms{bare_tp:>11.0f} /s")
-    print(f"{'Reel REST':14}{reel_rt * 1000:>19.2f} ms{reel_tp:>11.0f} /s")
-    print(f"{'Reel / bare':14}{reel_rt / bare_rt:>20.1f} x{reel_tp / bare_tp:>13.2f} x")
+    modes = ["distributed", "embedded"] if args.mode == "both" else [args.mode]
+    for mode in modes:
+        rounds: dict[str, list[tuple[float, float]]] = {"bare": [], "reel": []}
+        for _ in range(args.rounds):
+            rounds["bare"].append(bare_celery(args.n, args.burst, embedded=mode == "embedded"))
+            rounds["reel"].append((reel if mode == "distributed" else reel_up)(args.n, args.burst))
+        ratio_rt = [r[0] / b[0] for r, b in zip(rounds["reel"], rounds["bare"], strict=True)]
+        ratio_tp = [r[1] / b[1] for r, b in zip(rounds["reel"], rounds["bare"], strict=True)]
+        print(f"\n{mode}: {args.rounds} rounds, n={args.n}, burst={args.burst}; medians (min-max over rounds)")
+        print(f"{'':14}{'round trip':>12}{'(spread)':>16}{'throughput':>14}{'(spread)':>14}")
+        for side, label in (("bare", "bare Celery"), ("reel", "Reel REST" if mode == "distributed" else "reel up")):
+            rts, tps = [r[0] * 1000 for r in rounds[side]], [r[1] for r in rounds[side]]
+            print(f"{label:14}{statistics.median(rts):>9.2f} ms{spread(rts):>16}{statistics.median(tps):>10.0f} /s"
+                  f"{spread(tps):>14}")
+        print(f"{'Reel / bare':14}{statistics.median(ratio_rt):>10.1f} x{spread(ratio_rt):>16}"
+              f"{statistics.median(ratio_tp):>12.2f} x{spread(ratio_tp):>14}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     events_poll_s: float = Field(
         default=5.0, description="an SSE stream looks again this often even without a push (a lost notification)")
+    embedded_poll_s: float = Field(
+        default=0.01, gt=0, le=1.0,
+        description="embedded mode: how often workers look for messages and waiting requests for changes "
+                    "(the filesystem broker and SQLite have no notifications)")
     max_batch: int = Field(default=500, ge=1, le=1000, description="most tasks one submit_batch request may hold")
     max_wait_s: float = Field(default=60.0, ge=0, description="longest `Prefer: wait=N` honoured on submit and status")
 

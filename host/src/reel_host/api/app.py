@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.worker_view = WorkerView()
     s = rt.settings
     app.state.key_cache = KeyCache(s.key_cache_s, s.key_revocation_poll_s, s.key_last_use_every_s)
-    app.state.task_hub = TaskHub(rt)
+    app.state.task_hub = TaskHub(rt, poll_s=s.embedded_poll_s)
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
     install_openapi(app)

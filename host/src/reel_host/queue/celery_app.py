@@ -62,7 +62,7 @@ def make_celery(settings: Settings, limits: Iterable[float] = ()) -> Celery:
             "data_folder_out": str(folder / "queue"),
             "control_folder": str(folder / "control"),
             "processed_folder": str(folder / "processed"),
-            "polling_interval": 0.05,
+            "polling_interval": settings.embedded_poll_s,
         }
     else:
         broker_url = settings.broker_url
