@@ -13,8 +13,13 @@ app.conf.update(task_acks_late=True, worker_prefetch_multiplier=1, broker_connec
                 worker_hijack_root_logger=False)
 if os.environ.get("BARE_FS_FOLDER"):
     folder = os.environ["BARE_FS_FOLDER"]
-    app.conf.broker_transport_options = {"data_folder_in": f"{folder}/queue", "data_folder_out": f"{folder}/queue",
-                                         "processed_folder": f"{folder}/processed", "polling_interval": float(os.environ.get("BARE_FS_POLL_S", "0.05"))}
+    app.conf.broker_transport_options = {
+        "data_folder_in": f"{folder}/queue",
+        "data_folder_out": f"{folder}/queue",
+        "processed_folder": f"{folder}/processed",
+        "control_folder": f"{folder}/control",
+        "polling_interval": float(os.environ.get("BARE_FS_POLL_S", "0.05")),
+    }
 
 
 @app.task(name="bare.noop")

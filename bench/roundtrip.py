@@ -45,7 +45,7 @@ def bare_celery(n: int, burst: int, embedded: bool = False) -> tuple[float, floa
     tmp = Path(tempfile.mkdtemp(prefix="bare-celery-"))
     urls = {"BARE_BROKER_URL": REDIS, "BARE_BACKEND_URL": REDIS}
     if embedded:  # the filesystem transport and result backend, polled as often as Reel's embedded broker
-        for sub in ("queue", "processed", "results"):
+        for sub in ("queue", "processed", "control", "results"):
             (tmp / sub).mkdir()
         from reel_host.settings import Settings
 
