@@ -63,3 +63,13 @@ def test_a_waiter_registered_before_the_change_is_woken_from_another_thread():
         return await hub.wait("tsk_a", 5.0, since=mark)
 
     assert asyncio.run(scenario())
+
+
+def test_the_announced_status_is_kept_until_a_reconnect_makes_it_unknown():
+    hub = quiet_hub()
+    hub._wake("tsk_a", "running")
+    assert hub.announced_status("tsk_a") == "running"
+    hub._wake("tsk_a", "succeeded")
+    assert hub.announced_status("tsk_a") == "succeeded"
+    hub._wake_all()
+    assert hub.announced_status("tsk_a") is None

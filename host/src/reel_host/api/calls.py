@@ -31,6 +31,7 @@ from reel_host.services.catalog import WorkerView
 
 JSON = "application/json"
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
+UNFINISHED_STATES = ("queued", "running")
 FALLBACK_LOOK_S = 5.0  # a notification lost with a dropped connection costs at most this
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
 
@@ -112,8 +113,10 @@ class ApiCall:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            await hub.wait(task.id, min(left, FALLBACK_LOOK_S), since=since)
+            changed = await hub.wait(task.id, min(left, FALLBACK_LOOK_S), since=since)
             since = hub.mark()
+            if changed and hub.announced_status(task.id) in UNFINISHED_STATES:
+                continue  # it only started (or made progress): nothing to answer yet, no read
             task = await self.run_model(read)
         return task
 

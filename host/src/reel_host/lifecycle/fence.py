@@ -96,7 +96,7 @@ def emit(session: Session, rt: Runtime, task: Task, event: str) -> None:
     from reel_host.lifecycle.push import notify
 
     record_event(session, rt, task, event)
-    notify(session, task.id)
+    notify(session, task.id, task.status)
     record_task_metrics(task, event)  # observability: counters and histograms by generator
 
 

@@ -1,8 +1,9 @@
 """Push, not poll: state changes reach every API process as they are committed.
 
 Publishing: each transition that changes what a client sees calls :func:`notify` in its
-own transaction. On PostgreSQL that is ``pg_notify('reel_tasks', '<task id>')``, which the
-server delivers at commit (never for a rolled-back change). SQLite (the embedded mode, one
+own transaction. On PostgreSQL that is ``pg_notify('reel_tasks', '<task id> <status>')``,
+which the server delivers at commit (never for a rolled-back change). The status lets a
+``Prefer: wait`` request skip reading a task that is only running now. SQLite (the embedded mode, one
 machine) has no notifications: there the hub polls ``tasks.updated_at`` briefly, once per
 process, only while someone waits.
 
@@ -39,10 +40,11 @@ CHANNEL = "reel_tasks"
 RECENT_CHANGES = 50_000  # tasks whose last announcement is remembered for waiters' marks
 
 
-def notify(session: Session, task_id: str) -> None:
-    """Tell every API process, at commit, that ``task_id`` changed (PostgreSQL; a no-op on SQLite)."""
+def notify(session: Session, task_id: str, status: str) -> None:
+    """Tell every API process, at commit, that ``task_id`` changed and is now ``status``
+    (PostgreSQL; a no-op on SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :task)"), {"channel": CHANNEL, "task": task_id})
+        session.execute(text("SELECT pg_notify(:channel, :note)"), {"channel": CHANNEL, "note": f"{task_id} {status}"})
 
 
 class TaskHub:
@@ -57,7 +59,8 @@ class TaskHub:
         self._thread: threading.Thread | None = None
         self.delivered = 0  # notifications received (tests and metrics read it)
         self._seq = 0  # announcements so far; a waiter's mark is a value of it
-        self._changed: OrderedDict[str, int] = OrderedDict()  # task → seq of its last announcement
+        # task → (seq, status) of its last announcement (status None: not said, or unknown)
+        self._changed: OrderedDict[str, tuple[int, str | None]] = OrderedDict()
         self._resynced = 0  # seq at the listener's last (re)connect: anything may have changed before it
 
     # -- waiting (in the event loop) --------------------------------------------------
@@ -77,7 +80,7 @@ class TaskHub:
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
         with self._lock:
-            if since is not None and (self._changed.get(task_id, 0) > since or self._resynced > since):
+            if since is not None and (self._changed.get(task_id, (0, None))[0] > since or self._resynced > since):
                 return True
             self._waiters[task_id].add(entry)
         try:
@@ -93,15 +96,20 @@ class TaskHub:
                     if not waiting:
                         del self._waiters[task_id]
 
+    def announced_status(self, task_id: str) -> str | None:
+        """The status the last announcement of ``task_id`` gave (None: none, or not said)."""
+        with self._lock:
+            return self._changed.get(task_id, (0, None))[1]
+
     def subscribers(self) -> int:
         with self._lock:
             return sum(len(w) for w in self._waiters.values())
 
-    def _wake(self, task_id: str) -> None:
+    def _wake(self, task_id: str, status: str | None = None) -> None:
         self.delivered += 1
         with self._lock:
             self._seq += 1
-            self._changed[task_id] = self._seq
+            self._changed[task_id] = (self._seq, status)
             self._changed.move_to_end(task_id)
             if len(self._changed) > RECENT_CHANGES:
                 self._changed.popitem(last=False)
@@ -136,7 +144,8 @@ class TaskHub:
                     self._wake_all()  # changes made while we were not listening
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
-                            self._wake(note.payload)
+                            task_id, _, status = note.payload.partition(" ")
+                            self._wake(task_id, status or None)
             except Exception as exc:  # database away: waiters fall back to their timeouts
                 log.warning("push listener: %s; reconnecting", exc)
                 self._stop.wait(1.0)
@@ -164,6 +173,7 @@ class TaskHub:
         with self._lock:
             self._seq += 1
             self._resynced = self._seq
+            self._changed.clear()  # statuses announced before may be stale now
             ids = list(self._waiters)
         for task_id in ids:
             self._wake(task_id)

@@ -136,7 +136,7 @@ def report_progress(rt: Runtime, claim: Claim, fraction: float, message: str | N
         if wants_progress_events(row):
             emit(session, rt, row, "progress")
         else:
-            notify(session, row.id)  # SSE streams and waiters still hear of it
+            notify(session, row.id, row.status)  # SSE streams and waiters still hear of it
         session.commit()
         return True
 
