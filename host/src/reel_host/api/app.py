@@ -31,6 +31,7 @@ from reel_host.api.routes import (
     tasks,
     workers,
 )
+from reel_host.api.shared_reads import SharedReads
 from reel_host.lifecycle.dispatch import Reconciler
 from reel_host.lifecycle.push import TaskHub
 from reel_host.observability import http as observability
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     s = rt.settings
     app.state.key_cache = KeyCache(s.key_cache_s, s.key_revocation_poll_s, s.key_last_use_every_s)
     app.state.task_hub = TaskHub(rt, poll_s=s.embedded_poll_s)
+    app.state.shared_reads = SharedReads()
     _ = rt.registry  # discover plugins at start-up
     install_error_handlers(app)
     install_openapi(app)

@@ -9,16 +9,17 @@ line and sends the task state only if it differs from the one the client already
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from fastapi import Request
 from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
+from reel_host.api.shared_reads import SharedReads
 from reel_host.errors import NotFound
 from reel_host.lifecycle.push import TaskHub
 from reel_host.records.models import FINISHED, TaskLog
@@ -62,12 +63,15 @@ def event_response(request: Request, rt: Runtime, view: WorkerView, project: str
             public = service.to_public(session, rt, view, task).model_dump(mode="json")
             return public, logs
 
+    reads: SharedReads = request.app.state.shared_reads
+
     async def events() -> AsyncIterator[dict[str, str]]:
         nonlocal last_log, last_state
         while True:
             since = hub.mark()  # before the read: a change announced meanwhile wakes the wait below
-            try:
-                public, logs = await anyio.to_thread.run_sync(snapshot, last_log)
+            try:  # the streams of this task woken by the same change share one read
+                public, logs = await reads.read(("task-events", project, task_id, last_log), since,
+                                                functools.partial(snapshot, last_log))
             except NotFound:
                 return
             for line in logs:
