@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +202,13 @@ class Stack:
     def follow(self, task_id: str, until: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
                timeout: float = 60, key: str | None = None,
                where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
-        """Read the task's SSE stream until it reaches one of ``until`` (and ``where`` holds), without polling."""
+        """Read the task's SSE stream until it reaches one of ``until`` (and ``where`` holds), without polling.
+
+        On failure the message lists every state the stream sent, with the time it arrived.
+        """
         last: dict[str, Any] = {}
+        seen: list[str] = []
+        opened = datetime.now(UTC).isoformat(timespec="milliseconds")
         with httpx.Client(timeout=httpx.Timeout(timeout)) as c, c.stream(
             "GET", f"{self.url}/api/v1/tasks/{task_id}/events",
             headers={"Authorization": f"Bearer {key or self.key}"},
@@ -217,10 +223,11 @@ class Stack:
                     event = line[6:].strip()
                 elif line.startswith("data:") and event == "task":
                     last = json.loads(line[5:])
+                    seen.append(f"{datetime.now(UTC).isoformat(timespec='milliseconds')} {last['status']}")
                     if last["status"] in until and (where is None or where(last)):
                         return last
-        raise AssertionError(f"task {task_id} did not reach {until}; last seen {last}\n"
-                             + "\n".join(w.log()[-3000:] for w in self.workers))
+        raise AssertionError(f"task {task_id} did not reach {until}; stream opened {opened}, states seen: {seen}; "
+                             f"last seen {last}\n" + "\n".join(w.log()[-3000:] for w in self.workers))
 
     def close(self) -> None:
         for worker in self.workers:  # all shut down at once, then wait for each

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("reel.dispatch")
 
 RECONCILE_LOCK = 7263002  # PostgreSQL advisory lock: one reconciler works at a time
+LOCK_HOLD_MAX_S = 10.0  # a reconciler that holds the lock this long without a word loses it (and its connection)
 # a publish gives up quickly: the record keeps the task, and the reconciler sends it later
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
@@ -214,10 +215,16 @@ class Reconciler:
 
         from reel_host.lifecycle.lost import requeue_lost_tasks
 
-        with self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with self.rt.engine.connect() as conn:
             locking = conn.dialect.name == "postgresql"
-            if locking and not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RECONCILE_LOCK}).scalar():
-                return
+            if locking:
+                # a transaction-level lock that PostgreSQL takes back from a frozen holder: a process
+                # paused mid-pass (SIGSTOP, a suspended VM) would otherwise hold a session lock, and
+                # stop every reconciler (lost workers never re-queued), for as long as it is paused
+                conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(LOCK_HOLD_MAX_S * 1000)}"))
+                if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RECONCILE_LOCK}).scalar():
+                    conn.rollback()
+                    return
             try:
                 dispatch_due(self.rt)
                 now = time.monotonic()
@@ -227,4 +234,4 @@ class Reconciler:
                     redispatch_lost(self.rt)
             finally:
                 if locking:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RECONCILE_LOCK})
+                    conn.rollback()  # ends the lock's transaction (nothing was written on it)
