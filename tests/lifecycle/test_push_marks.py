@@ -73,3 +73,22 @@ def test_the_announced_status_is_kept_until_a_reconnect_makes_it_unknown():
     assert hub.announced_status("tsk_a") == "succeeded"
     hub._wake_all()
     assert hub.announced_status("tsk_a") is None
+
+
+def test_while_the_listener_is_not_listening_waiters_look_again_soon():
+    hub = quiet_hub()  # never connected: a notification now could be missed
+
+    async def scenario() -> tuple[bool, float]:
+        started = time.monotonic()
+        woke = await hub.wait("tsk_a", 30.0, since=hub.mark())
+        return woke, time.monotonic() - started
+
+    woke, waited = asyncio.run(scenario())
+    assert not woke and waited < 5.0  # UNHEARD_LOOK_S, not the 30 s asked for
+    hub.listening = True
+
+    async def listening() -> bool:
+        return await hub.wait("tsk_a", 0.8, since=hub.mark())
+
+    started = time.monotonic()
+    assert not asyncio.run(listening()) and time.monotonic() - started >= 0.7

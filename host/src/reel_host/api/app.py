@@ -52,6 +52,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
     # dispatches due tasks, re-sends lost messages and reaps lost workers, even with no worker alive
     reconciler = Reconciler(rt).start() if rt.settings.api_reconciler else None
+    app.state.task_hub.start()  # listening before the first request waits on a task
     retention = RetentionSweeper(rt).start()  # deletes finished tasks past their retention
     try:
         yield

@@ -38,6 +38,7 @@ log = logging.getLogger("reel.push")
 
 CHANNEL = "reel_tasks"
 RECENT_CHANGES = 50_000  # tasks whose last announcement is remembered for waiters' marks
+UNHEARD_LOOK_S = 0.5  # while the listener is not listening (starting, reconnecting), waiters look this often
 
 
 def notify(session: Session, task_id: str, status: str) -> None:
@@ -62,6 +63,7 @@ class TaskHub:
         # task → (seq, status) of its last announcement (status None: not said, or unknown)
         self._changed: OrderedDict[str, tuple[int, str | None]] = OrderedDict()
         self._resynced = 0  # seq at the listener's last (re)connect: anything may have changed before it
+        self.listening = False  # True while notifications arrive (the SQLite poller always is)
 
     # -- waiting (in the event loop) --------------------------------------------------
     def mark(self) -> int:
@@ -77,6 +79,8 @@ class TaskHub:
         returns at once.
         """
         self._ensure_started()
+        if not self.listening:  # notifications may be missed now: look again soon instead
+            timeout = min(timeout, UNHEARD_LOOK_S)
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
         with self._lock:
@@ -139,18 +143,22 @@ class TaskHub:
         url = self.rt.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         while not self._stop.is_set():
             try:
-                with psycopg.connect(url, autocommit=True) as conn:
+                with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening = True
                     self._wake_all()  # changes made while we were not listening
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             task_id, _, status = note.payload.partition(" ")
                             self._wake(task_id, status or None)
-            except Exception as exc:  # database away: waiters fall back to their timeouts
+            except Exception as exc:  # database away: waiters look every UNHEARD_LOOK_S meanwhile
+                self.listening = False
                 log.warning("push listener: %s; reconnecting", exc)
                 self._stop.wait(1.0)
+        self.listening = False
 
     def _poll(self) -> None:
+        self.listening = True  # the poller sees every change of a watched task within poll_s
         seen: dict[str, object] = {}
         while not self._stop.wait(self.poll_s):
             with self._lock:
