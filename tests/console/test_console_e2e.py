@@ -249,8 +249,9 @@ def test_console__the_whole_journey(reel_up, tiny_root, browser, tmp_path):
     assert bob.get_attribute("[data-testid=orientation-portrait]", "aria-checked") == "true"
     assert bob.get_attribute("[data-testid=orientation-landscape]", "aria-checked") == "false"
     screens.shot(bob, "create-video")
+    # 12 steps: a state between 0 and 100 lasts long enough to reach the page on a loaded machine
     portrait = submit_form(bob, {"prompt": "a cat walks on the beach", "model": wan, "width": "32", "height": "48",
-                                 "num_frames": "9", "steps": "6", "fps": "8", "seed": "1"})
+                                 "num_frames": "9", "steps": "12", "fps": "8", "seed": "1"})
     wait_status(bob, "succeeded")
     seen = bob.evaluate("window.__progress")
     assert seen[-1] == 100 and any(0 < v < 100 for v in seen), seen

@@ -33,7 +33,9 @@ def test_a_frozen_lock_holder_loses_the_lock_and_another_reconciler_goes_on(runt
     passes: list[str] = []
     frozen, thaw = threading.Event(), threading.Event()
 
-    def one_pass(_rt: Runtime, limit: int = 500) -> int:
+    def one_pass(rt: Runtime, limit: int = 500) -> int:
+        if rt is not runtime:  # the reconcilers of other tests' API servers in this process
+            return 0
         passes.append(threading.current_thread().name)
         if len(passes) == 1:  # the first holder freezes while it holds the lock
             frozen.set()
