@@ -19,12 +19,16 @@ log = logging.getLogger("reel.worker")
 class HostRunContext(RunContext):
     """Persists progress (fenced by attempt) and learns of cancellation from the record.
 
-    Progress is coalesced: at most one write per ``progress_every_s`` (the final 1.0 always),
-    and log lines ride along with it or with the outcome, so a fast task writes nothing
-    until it ends. A progress write that fails (database away) is skipped, not fatal.
+    Progress is coalesced: at most one write per ``progress_every_s`` (the outcome carries
+    1.0), and log lines ride along with it or with the outcome, so a fast task writes nothing
+    until it ends. A new phase ("loading model", the first denoising step, "encoding MP4":
+    the message with its numbers taken out changes) is written at once, so a watcher always
+    sees what a run is doing, however fast its steps. A progress write that fails (database
+    away) is skipped, not fatal.
     """
 
-    progress_every_s = 0.25  # at most this often a progress row is written
+    progress_every_s = 0.25  # at most this often a progress row is written within a phase
+    phase_every_s = 0.05     # ... and at most this often on phase changes
     poll_every_s = 0.25      # at most this often the record is read for cancellation
 
     def __init__(self, rt: object, claim: Claim, workdir: Path, device: str) -> None:
@@ -35,6 +39,7 @@ class HostRunContext(RunContext):
         self.claim = claim
         # the claim just read the record: the first report and poll may wait their interval
         self._last_write = self._last_poll = time.monotonic()
+        self._last_phase: str | None = None
         self._handler = TaskLogHandler(self)
         logger.addHandler(self._handler)
 
@@ -56,9 +61,12 @@ class HostRunContext(RunContext):
 
     def _report_progress(self, fraction: float, message: str | None) -> None:
         now = time.monotonic()
-        if now - self._last_write < self.progress_every_s:
+        since = now - self._last_write
+        phase = _phase(message)
+        new_phase = phase != self._last_phase and fraction < 1.0 and since >= self.phase_every_s
+        if since < self.progress_every_s and not new_phase:
             return  # coalesced: the next report, or the outcome (which records 1.0), carries it
-        self._last_write = now
+        self._last_write, self._last_phase = now, phase
         lines = self.take_logs()
         try:
             owned = runs.report_progress(self.rt, self.claim, fraction, message, lines)  # type: ignore[arg-type]
@@ -78,6 +86,11 @@ class HostRunContext(RunContext):
             return not runs.is_current(self.rt, self.claim)  # type: ignore[arg-type]
         except DB_ERRORS:
             return False  # cannot tell now: keep running, ask again later
+
+
+def _phase(message: str | None) -> str:
+    """What a progress message says the run is doing, without its counters ("step 3/20" → "step /")."""
+    return "".join(ch for ch in message or "" if not ch.isdigit())
 
 
 class TaskLogHandler(logging.Handler):
