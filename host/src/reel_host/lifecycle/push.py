@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ log = logging.getLogger("reel.push")
 
 CHANNEL = "reel_tasks"
 RECENT_CHANGES = 50_000  # tasks whose last announcement is remembered for waiters' marks
+FORGET_UNWATCHED_S = 5.0  # the SQLite poller forgets a task nobody waited on for this long
 UNHEARD_LOOK_S = 0.5  # while the listener is not listening (starting, reconnecting), waiters look this often
 
 
@@ -159,11 +161,16 @@ class TaskHub:
 
     def _poll(self) -> None:
         self.listening = True  # the poller sees every change of a watched task within poll_s
-        seen: dict[str, object] = {}
+        seen: dict[str, object] = {}  # task → updated_at last read
+        last_watched: dict[str, float] = {}  # a waiter between two waits (reading) keeps its task here
         while not self._stop.wait(self.poll_s):
             with self._lock:
                 watched = list(self._waiters)
-            seen = {task_id: seen[task_id] for task_id in watched if task_id in seen}
+            now = time.monotonic()
+            last_watched.update(dict.fromkeys(watched, now))
+            for task_id in [t for t, at in last_watched.items() if now - at > FORGET_UNWATCHED_S]:
+                del last_watched[task_id]
+                seen.pop(task_id, None)
             if not watched:
                 continue
             try:
