@@ -18,6 +18,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # A transaction that waits on a row lock, or sits idle while holding one (a process frozen,
 # or a time limit that fired between two statements), must not block the others forever.
 PG_SESSION_OPTIONS = "-c lock_timeout=15000 -c idle_in_transaction_session_timeout=60000"
+PG_CONNECT_TIMEOUT_S = 10
 
 
 def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20, pool_timeout_s: float = 30.0) -> Engine:
@@ -36,7 +37,9 @@ def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20, pool_time
             cur.close()
 
         return engine
-    connect_args = {"options": PG_SESSION_OPTIONS} if url.startswith("postgresql") else {}
+    # a server behind a dead network fails a connect in seconds, not after TCP's minutes
+    connect_args = {"options": PG_SESSION_OPTIONS, "connect_timeout": PG_CONNECT_TIMEOUT_S} \
+        if url.startswith("postgresql") else {}
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
                          pool_timeout=pool_timeout_s, connect_args=connect_args)
 
