@@ -50,15 +50,9 @@ new MutationObserver(() => {
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.plugins.audio.tiny import build_bark
-    from tests.plugins.image.tiny import build_sd
-    from tests.plugins.video.tiny import build_wan
+    from tests.plugins.tiny_models import build_shipped
 
-    root = tmp_path_factory.mktemp("tiny-console")
-    build_sd(root / "sd")
-    build_wan(root / "wan")
-    build_bark(root / "bark")
-    return root
+    return build_shipped(tmp_path_factory.mktemp("tiny-console"))
 
 
 @dataclass

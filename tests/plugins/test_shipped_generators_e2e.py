@@ -20,15 +20,9 @@ from tests.utils.stack import Stack, make_stack
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.plugins.audio.tiny import build_bark
-    from tests.plugins.image.tiny import build_sd
-    from tests.plugins.video.tiny import build_wan
+    from tests.plugins.tiny_models import build_shipped
 
-    root = tmp_path_factory.mktemp("tiny-shipped")
-    build_sd(root / "sd")
-    build_wan(root / "wan")
-    build_bark(root / "bark")
-    return root
+    return build_shipped(tmp_path_factory.mktemp("tiny-shipped"))
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,18 @@ def _vae(latent_channels: int = 4, **extra):
     ).eval()
 
 
+# the smallest UNet both SD and SDXL accept: two blocks of 4 and 8 channels, 8x8 latents
+TINY_UNET = {
+    "block_out_channels": (4, 8),
+    "layers_per_block": 1,
+    "sample_size": 8,
+    "in_channels": 4,
+    "out_channels": 4,
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+}
+
+
 def build_sd(path: Path, full_unet: bool = False) -> Path:
     """Save a tiny Stable Diffusion 1.x pipeline under ``path``.
 
@@ -88,13 +100,7 @@ def build_sd(path: Path, full_unet: bool = False) -> Path:
         unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=CLIP_HIDDEN).eval()
     else:
         unet = UNet2DConditionModel(
-            block_out_channels=(4, 8),
-            layers_per_block=1,
-            sample_size=8,
-            in_channels=4,
-            out_channels=4,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            **TINY_UNET,
             cross_attention_dim=CLIP_HIDDEN,
             norm_num_groups=2,
             attention_head_dim=2,
@@ -129,13 +135,7 @@ def build_sdxl(path: Path) -> Path:
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(4, 8),
-        layers_per_block=1,
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        **TINY_UNET,
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         addition_embed_type="text_time",

@@ -25,13 +25,12 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from reel_host.errors import Unauthorized
+from reel_host.lifecycle.status import ACTIVE, FINISHED
 from reel_host.runtime import Runtime
 from reel_host.schemas.tasks import TaskPublic
 from reel_host.services.catalog import WorkerView
 
 JSON = "application/json"
-FINISHED_STATES = ("succeeded", "failed", "cancelled")
-UNFINISHED_STATES = ("queued", "running")
 FALLBACK_LOOK_S = 5.0  # a notification lost with a dropped connection costs at most this
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
 
@@ -109,13 +108,13 @@ class ApiCall:
         deadline = time.monotonic() + wait_s
         hub = self.request.app.state.task_hub
         since = self.push_mark  # taken before ``task`` was read: a change since then wakes at once
-        while task.status not in FINISHED_STATES:
+        while task.status not in FINISHED:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             changed = await hub.wait(task.id, min(left, FALLBACK_LOOK_S), since=since)
             since = hub.mark()
-            if changed and hub.announced_status(task.id) in UNFINISHED_STATES:
+            if changed and hub.announced_status(task.id) in ACTIVE:
                 continue  # it only started (or made progress): nothing to answer yet, no read
             task = await self.run_model(read)
         return task
