@@ -56,7 +56,7 @@ def event_response(request: Request, rt: Runtime, view: WorkerView, project: str
 
     def snapshot(after_log: int) -> tuple[dict[str, Any], list[TaskLog]]:
         with rt.sessions() as session:
-            task = service.get_task(session, project, task_id)
+            task = service.get_task(session, project, task_id, with_outputs=True)
             # the logs first, then the state: a state that shows "finished" comes after its last lines
             logs = list(session.scalars(select(TaskLog).where(TaskLog.task_id == task_id, TaskLog.id > after_log)
                                         .order_by(TaskLog.id).limit(LOG_PAGE)))

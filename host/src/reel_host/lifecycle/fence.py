@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, func, insert, inspect, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from reel_host.lifecycle.status import TaskStatus
 from reel_host.observability.metrics import task_event as record_task_metrics
-from reel_host.records.models import Task, TaskAttempt, utcnow
+from reel_host.records.models import Base, Task, TaskAttempt, utcnow
 
 if TYPE_CHECKING:
     from reel_host.runtime import Runtime
@@ -68,6 +69,23 @@ def fenced_update(
     stmt = update(Task).where(*conditions).values(**values).returning(Task)
     options = {"synchronize_session": False, "populate_existing": True}
     return session.execute(stmt, execution_options=options).scalars().first()
+
+
+def insert_rows(session: Session, rows: Sequence[Base]) -> None:
+    """Insert new rows (attempts, outputs, log lines) with one statement per table.
+
+    The rows are written as plain INSERTs, not added to the session: the ORM's unit of
+    work (flush ordering, identity map, primary key fetch) cost a no-op task more CPU
+    than all its other writes together, and nothing reads these objects back. They stay
+    transient, so a retried transition can insert them again.
+    """
+    groups: defaultdict[tuple[type[Base], tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        mapper = inspect(type(row))
+        values = {attr.key: getattr(row, attr.key) for attr in mapper.column_attrs if attr.key in row.__dict__}
+        groups[type(row), tuple(values)].append(values)
+    for (model, _keys), values in groups.items():
+        session.execute(insert(model), values)
 
 
 def close_attempt_rows(

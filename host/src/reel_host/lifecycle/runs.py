@@ -24,6 +24,7 @@ from reel_host.lifecycle.fence import (
     close_attempt_rows,
     emit,
     fenced_update,
+    insert_rows,
     now_of,
     shielded,
     wants_progress_events,
@@ -115,8 +116,8 @@ def claim(rt: Runtime, task_id: str, attempt: int, worker_id: str) -> Claim | No
             if task is None:
                 session.rollback()
                 return None
-        session.add(TaskAttempt(task_id=task_id, number=attempt, run=run, worker_id=worker_id,
-                                started_at=utcnow()))
+        insert_rows(session, [TaskAttempt(task_id=task_id, number=attempt, run=run, worker_id=worker_id,
+                                          started_at=utcnow())])
         workers.set_current(session, worker_id, task_id)
         emit(session, rt, task, "started")
         session.commit()
@@ -132,7 +133,7 @@ def report_progress(rt: Runtime, claim: Claim, fraction: float, message: str | N
         if row is None:
             session.rollback()
             return False
-        session.add_all(logs)
+        insert_rows(session, logs)
         if wants_progress_events(row):
             emit(session, rt, row, "progress")
         else:
@@ -144,7 +145,7 @@ def report_progress(rt: Runtime, claim: Claim, fraction: float, message: str | N
 def add_logs(rt: Runtime, logs: Sequence[TaskLog]) -> None:
     """Write log lines of a run on their own (a quiet generator's lines still show)."""
     with _write(rt) as session:
-        session.add_all(logs)
+        insert_rows(session, logs)
         session.commit()
 
 
@@ -163,12 +164,9 @@ def finish(rt: Runtime, claim: Claim, status: TaskStatus, code: str | None = Non
             session.rollback()
             _close_own_row(rt, claim, logs)
             return False
-        session.add_all(outputs)
-        session.add_all(logs)
+        insert_rows(session, [*outputs, *logs])
         close_attempt_rows(session, claim.task.id, str(status), code, message, number=claim.attempt, run=claim.run)
         workers.clear_current(session, claim.worker_id, claim.task.id)
-        session.flush()
-        session.expire(row, ["outputs"])
         emit(session, rt, row, str(status))
         session.commit()
         return True
@@ -198,7 +196,7 @@ def retry_later(rt: Runtime, claim: Claim, code: str, message: str, logs: Sequen
             session.rollback()
             _close_own_row(rt, claim, logs)
             return "cancelled"
-        session.add_all(logs)
+        insert_rows(session, logs)
         close_attempt_rows(session, claim.task.id, AttemptStatus.RETRYING, code, message,
                            number=claim.attempt, run=claim.run)
         workers.clear_current(session, claim.worker_id, claim.task.id)
@@ -221,7 +219,7 @@ def _close_own_row(rt: Runtime, claim: Claim, logs: Sequence[TaskLog]) -> None:
                else "run was superseded")
         close_attempt_rows(session, claim.task.id, AttemptStatus.CANCELLED, "cancelled", why,
                            number=claim.attempt, run=claim.run)
-        session.add_all(logs)
+        insert_rows(session, logs)
         workers.clear_current(session, claim.worker_id, claim.task.id)
         session.commit()
 

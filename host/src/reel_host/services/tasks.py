@@ -12,7 +12,7 @@ import jsonschema
 from reel_sdk import InvalidInput
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from reel_host.errors import (
     BadRequest,
@@ -188,9 +188,13 @@ def _find_idempotent(session: Session, rt: Runtime, project: str, key: str, dige
 # -- read -------------------------------------------------------------------------
 
 
-def get_task(session: Session, project: str, task_id: str) -> Task:
-    """The project's task; another project's task is not found (404), never forbidden."""
-    task = session.get(Task, task_id) if len(task_id) <= 40 else None
+def get_task(session: Session, project: str, task_id: str, *, with_outputs: bool = False) -> Task:
+    """The project's task; another project's task is not found (404), never forbidden.
+
+    ``with_outputs`` loads its outputs in the same statement (a task's answer shows them).
+    """
+    options = [joinedload(Task.outputs)] if with_outputs else []
+    task = session.get(Task, task_id, options=options) if len(task_id) <= 40 else None
     if task is None or task.project_id != project:
         raise NotFound(f"task {task_id!r} not found", code="task_not_found")
     return task

@@ -83,7 +83,7 @@ async def read_task(
     """The task; with `Prefer: wait=N`, once it is finished or after N seconds."""
     rt, view = call.rt, call.view
     task = await call.run_model(lambda session, project: service.to_public(
-        session, rt, view, service.get_task(session, project, task_id)))
+        session, rt, view, service.get_task(session, project, task_id, with_outputs=True)))
     return await _answer(call, task, prefer, 200, {})
 
 
@@ -93,7 +93,7 @@ async def _answer(call: ApiCall, task: TaskPublic, prefer: str | None, status_co
     if wait is not None:
         rt, view, task_id = call.rt, call.view, task.id
         task = await call.wait_until_finished(task, wait, lambda session, project: service.to_public(
-            session, rt, view, service.get_task(session, project, task_id)))
+            session, rt, view, service.get_task(session, project, task_id, with_outputs=True)))
         headers["Preference-Applied"] = f"wait={wait:g}"
     return as_json(task, status_code, headers)
 
