@@ -17,7 +17,10 @@ of broker (kombu's filesystem transport, polled as often as Reel's) and a filesy
 backend, with no Redis anywhere.
 
 The sides run one after the other, `--rounds` times interleaved; printed are the medians of
-the rounds (and their spread) and the Reel/bare ratios.
+the rounds (and their spread) and the Reel/bare ratios, then where the CPU went during the
+burst: milliseconds of CPU per task in each process group (the client, the API, the worker's
+main process and its pool, PostgreSQL, Redis). CPU per task is steadier than wall time on a
+shared machine, and it says what a side costs whichever core it ran on.
 """
 
 from __future__ import annotations
@@ -31,17 +34,58 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 REDIS = "redis://127.0.0.1:6379/14"
+Groups = dict[str, list[psutil.Process]]
+Figures = tuple[float, float, dict[str, float]]  # round trip (s), burst (tasks/s), CPU ms per task by group
 
 
-def bare_celery(n: int, burst: int, embedded: bool = False) -> tuple[float, float]:
+def tree(pid: int) -> list[psutil.Process]:
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def servers(name: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+
+
+class CpuMeter:
+    """CPU seconds of process groups between :meth:`start` and :meth:`per_task`; a process that
+    appears meanwhile (a new database backend) counts from zero."""
+
+    def __init__(self, groups: Callable[[], Groups]) -> None:
+        self.groups = groups
+        self.before: dict[int, float] = {}
+
+    @staticmethod
+    def _used(procs: list[psutil.Process]) -> dict[int, float]:
+        out = {}
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        return out
+
+    def start(self) -> None:
+        self.before = self._used([p for procs in self.groups().values() for p in procs])
+
+    def per_task(self, tasks: int) -> dict[str, float]:
+        """Milliseconds of CPU per task, by group."""
+        return {name: sum(now - self.before.get(pid, 0.0) for pid, now in self._used(procs).items()) / tasks * 1000
+                for name, procs in self.groups().items()}
+
+
+def bare_celery(n: int, burst: int, embedded: bool = False) -> Figures:
     tmp = Path(tempfile.mkdtemp(prefix="bare-celery-"))
     urls = {"BARE_BROKER_URL": REDIS, "BARE_BACKEND_URL": REDIS}
     if embedded:  # the filesystem transport and result backend, polled as often as Reel's embedded broker
@@ -67,22 +111,26 @@ def bare_celery(n: int, burst: int, embedded: bool = False) -> tuple[float, floa
             t = time.perf_counter()
             noop.delay("x").get(timeout=30, interval=0.005)
             samples.append(time.perf_counter() - t)
+        meter = CpuMeter(lambda: {"client": [psutil.Process()], "worker": tree(worker.pid)[:1],
+                                  "worker pool": tree(worker.pid)[1:], "redis": servers("redis-server")})
+        meter.start()
         t = time.perf_counter()
         results = [noop.delay("x") for _ in range(burst)]
         for r in results:
             r.get(timeout=120, interval=0.005)
-        return statistics.median(samples), burst / (time.perf_counter() - t)
+        return statistics.median(samples), burst / (time.perf_counter() - t), meter.per_task(burst)
     finally:
         worker.terminate()
         worker.wait(20)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def reel(n: int, burst: int) -> tuple[float, float]:
+def reel(n: int, burst: int) -> Figures:
     """Distributed: `reel serve` (its own process) and one `reel worker`, PostgreSQL and Redis."""
     from tests.utils.stack import free_port, make_stack
 
-    with tempfile.TemporaryDirectory() as tmp, make_stack("distributed", Path(tmp)) as stack:
+    with tempfile.TemporaryDirectory() as tmp, make_stack("distributed", Path(tmp), production_intervals()) as stack:
+        stack.api.stop()  # the test stack's own API (it made the database and the key) does not compete
         stack.start_worker("testplugin", pool="bench")
         # the API under test runs in its own process, as `reel serve` does in production
         port = free_port()
@@ -90,10 +138,23 @@ def reel(n: int, burst: int) -> tuple[float, float]:
         api = subprocess.Popen([sys.executable, "-m", "reel_host.cli.main", "serve", "--host", "127.0.0.1",
                                 "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stack._cleanup.append(lambda: (api.terminate(), api.wait(20)))
-        return measure(f"http://127.0.0.1:{port}", stack.key, n, burst)
+        worker = stack.workers[0].proc.pid
+        meter = CpuMeter(lambda: {"client": [psutil.Process()], "api": tree(api.pid), "worker": tree(worker)[:1],
+                                  "worker pool": tree(worker)[1:], "postgres": servers("postgres"),
+                                  "redis": servers("redis-server")})
+        return measure(f"http://127.0.0.1:{port}", stack.key, n, burst, meter)
 
 
-def reel_up(n: int, burst: int) -> tuple[float, float]:
+def production_intervals() -> dict[str, str]:
+    """The background passes (heartbeats, reconciler) at their defaults, not the test suite's fast ones."""
+    from reel_host.settings import Settings
+
+    from tests.utils.stack import FAST
+
+    return {name: str(Settings.model_fields[name.removeprefix("REEL_").lower()].default) for name in FAST}
+
+
+def reel_up(n: int, burst: int) -> Figures:
     """Embedded: `reel up` as a user runs it, in a home of its own."""
     from tests.utils.stack import free_port
 
@@ -112,13 +173,14 @@ def reel_up(n: int, burst: int) -> tuple[float, float]:
                     key = found.group(1)
                     break
             assert key, "reel up printed no API key"
-            return measure(f"http://127.0.0.1:{port}", key, n, burst)
+            meter = CpuMeter(lambda: {"client": [psutil.Process()], "reel up (all)": tree(up.pid)})
+            return measure(f"http://127.0.0.1:{port}", key, n, burst, meter)
         finally:
             up.terminate()
             up.wait(30)
 
 
-def measure(url: str, key: str, n: int, burst: int) -> tuple[float, float]:
+def measure(url: str, key: str, n: int, burst: int, meter: CpuMeter) -> Figures:
     """Round trip median and burst throughput against a running Reel at ``url``."""
     body = {"generator": "test.echo", "params": {"text": "x", "steps": 1}}
     with httpx.Client(base_url=f"{url}/api/v1", timeout=60, headers={"Authorization": f"Bearer {key}"}) as c:
@@ -143,6 +205,7 @@ def measure(url: str, key: str, n: int, burst: int) -> tuple[float, float]:
             t = time.perf_counter()
             one()
             samples.append(time.perf_counter() - t)
+        meter.start()
         t = time.perf_counter()
         ids: list[str] = []
         for start in range(0, burst, 100):  # a CMS import: batches of 100 in one request each
@@ -152,7 +215,7 @@ def measure(url: str, key: str, n: int, burst: int) -> tuple[float, float]:
         for task_id in ids:  # the client learns each end by push (Prefer: wait), as a CMS would
             done = c.get(f"/tasks/{task_id}/status", headers={"Prefer": "wait=60"}).json()
             assert done["status"] == "succeeded", done
-        return statistics.median(samples), burst / (time.perf_counter() - t)
+        return statistics.median(samples), burst / (time.perf_counter() - t), meter.per_task(burst)
 
 
 def spread(values: list[float]) -> str:
@@ -168,7 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     modes = ["distributed", "embedded"] if args.mode == "both" else [args.mode]
     for mode in modes:
-        rounds: dict[str, list[tuple[float, float]]] = {"bare": [], "reel": []}
+        rounds: dict[str, list[Figures]] = {"bare": [], "reel": []}
         for _ in range(args.rounds):
             rounds["bare"].append(bare_celery(args.n, args.burst, embedded=mode == "embedded"))
             rounds["reel"].append((reel if mode == "distributed" else reel_up)(args.n, args.burst))
@@ -182,6 +245,12 @@ def main() -> None:
                   f"{spread(tps):>14}")
         print(f"{'Reel / bare':14}{statistics.median(ratio_rt):>10.1f} x{spread(ratio_rt):>16}"
               f"{statistics.median(ratio_tp):>12.2f} x{spread(ratio_tp):>14}")
+        print("CPU per task during the burst, ms (median of rounds):")
+        for side, label in (("bare", "bare Celery"), ("reel", "Reel")):
+            groups = rounds[side][0][2]
+            parts = {name: statistics.median(r[2][name] for r in rounds[side]) for name in groups}
+            print(f"  {label:12} total {sum(parts.values()):6.2f}: "
+                  + ", ".join(f"{name} {ms:.2f}" for name, ms in parts.items()))
 
 
 if __name__ == "__main__":

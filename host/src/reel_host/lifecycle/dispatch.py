@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text, update
@@ -46,8 +46,11 @@ LOCK_HOLD_MAX_S = 10.0  # a reconciler that holds the lock this long without a w
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
-def send(rt: Runtime, task_id: str, attempt: int, generator: str, priority: int) -> None:
-    """Put one attempt on its generator's queue (raises when the broker is unreachable)."""
+def send(rt: Runtime, task_id: str, attempt: int, generator: str, priority: int, producer: Any = None) -> None:
+    """Put one attempt on its generator's queue (raises when the broker is unreachable).
+
+    ``producer``: one taken from the app's pool for several sends (a batch), else one per send.
+    """
     rt.celery.send_task(
         RUN_TASK,
         args=[task_id, attempt],
@@ -56,6 +59,7 @@ def send(rt: Runtime, task_id: str, attempt: int, generator: str, priority: int)
         priority=celery_priority(priority),
         retry=True,
         retry_policy=PUBLISH_RETRY,
+        producer=producer,
     )
 
 
@@ -76,12 +80,23 @@ def _send_pending(session: Session) -> None:
     pending = list(session.info.get("reel_dispatch", ()))
     session.info["reel_dispatch"].clear()
     rt = session.info["reel_dispatch_rt"]
-    for task_id, attempt, generator, priority in pending:
-        try:
-            send(rt, task_id, attempt, generator, priority)
-        except Exception as exc:
-            log.warning("broker unavailable; task %s stays queued and is sent when it is back: %s", task_id, exc)
-            _undispatch(rt, task_id, attempt)
+    handled = 0
+    try:
+        with rt.celery.producer_or_acquire() as producer:  # one producer for the whole batch
+            for task_id, attempt, generator, priority in pending:
+                handled += 1
+                try:
+                    send(rt, task_id, attempt, generator, priority, producer)
+                except Exception as exc:
+                    _not_sent(rt, task_id, attempt, exc)
+    except Exception as exc:  # no producer at all (the broker is unreachable): none was tried
+        for task_id, attempt, *_ in pending[handled:]:
+            _not_sent(rt, task_id, attempt, exc)
+
+
+def _not_sent(rt: Runtime, task_id: str, attempt: int, exc: Exception) -> None:
+    log.warning("broker unavailable; task %s stays queued and is sent when it is back: %s", task_id, exc)
+    _undispatch(rt, task_id, attempt)
 
 
 def _drop_pending(session: Session) -> None:

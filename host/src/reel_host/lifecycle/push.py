@@ -27,8 +27,9 @@ import time
 from collections import OrderedDict, defaultdict
 from typing import TYPE_CHECKING
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from reel_host.records.models import Task
 
@@ -45,9 +46,38 @@ UNHEARD_LOOK_S = 0.5  # while the listener is not listening (starting, reconnect
 
 def notify(session: Session, task_id: str, status: str) -> None:
     """Tell every API process, at commit, that ``task_id`` changed and is now ``status``
-    (PostgreSQL; a no-op on SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :note)"), {"channel": CHANNEL, "note": f"{task_id} {status}"})
+    (PostgreSQL; a no-op on SQLite).
+
+    The notes of one transaction go out in one statement just before it commits (a batch
+    submit of a hundred tasks costs one ``pg_notify`` round trip, not a hundred); a
+    rollback drops them, and PostgreSQL delivers none of a transaction that fails.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection()  # in the transaction whose end sends or drops the notes (begins one if none)
+    notes: list[str] | None = session.info.get(_NOTES)
+    if notes is None:
+        notes = session.info[_NOTES] = []
+        if not sa_event.contains(session, "before_commit", _send_notes):
+            sa_event.listen(session, "before_commit", _send_notes)
+            sa_event.listen(session, "after_transaction_end", _drop_notes)
+    notes.append(f"{task_id} {status}")
+
+
+_NOTES = "reel_push_notes"
+_SEND_NOTES = text("SELECT pg_notify(:channel, note) FROM unnest(CAST(:notes AS text[])) WITH ORDINALITY "
+                   "AS n(note, i) ORDER BY i")
+
+
+def _send_notes(session: Session) -> None:
+    notes = session.info.pop(_NOTES, None)
+    if notes:
+        session.execute(_SEND_NOTES, {"channel": CHANNEL, "notes": notes})
+
+
+def _drop_notes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: nothing was committed, nothing to tell
+        session.info.pop(_NOTES, None)
 
 
 class TaskHub:

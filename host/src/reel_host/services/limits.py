@@ -66,7 +66,20 @@ def set_limits(session: Session, project: str, body: ProjectLimitsUpdate) -> Pro
     row.updated_at = utcnow()
     session.add(row)
     session.commit()
+    session.info.pop(LIMITS_MEMO, None)
     return read_limits(session, project)
+
+
+LIMITS_MEMO = "reel_project_limits"
+
+
+def project_limits(session: Session, project: str) -> ProjectLimits | None:
+    """The project's limits row, read once per session (a submit checks them twice; a batch
+    submit once per task)."""
+    memo: dict[str, ProjectLimits | None] = session.info.setdefault(LIMITS_MEMO, {})
+    if project not in memo:
+        memo[project] = session.get(ProjectLimits, project)
+    return memo[project]
 
 
 def enforce_submit_limits(session: Session, rt: Runtime, project: str) -> None:
@@ -76,7 +89,7 @@ def enforce_submit_limits(session: Session, rt: Runtime, project: str) -> None:
         TooManyRequests: with the code of the limit that refused it and when to retry.
     """
     logs.bind(project=project)
-    limits = session.get(ProjectLimits, project)
+    limits = project_limits(session, project)
     if limits is None:
         return
     if limits.max_queued is not None:
@@ -130,8 +143,8 @@ def under_running_cap() -> Any:
 def hold_for_running_cap(session: Session, task: Task) -> bool:
     """A project with a running cap is dispatched only by the reconciler (one at a time, under
     its lock), so the cap holds across API processes: leave the task unsent and say so."""
-    cap = session.scalar(select(ProjectLimits.max_running).where(ProjectLimits.project_id == task.project_id))
-    if cap is None:
+    limits = project_limits(session, task.project_id)
+    if limits is None or limits.max_running is None:
         return False
     session.execute(update(Task).where(Task.id == task.id, Task.attempts == task.attempts)
                     .values(dispatched_at=None), execution_options={"synchronize_session": False})
