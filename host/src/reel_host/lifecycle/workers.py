@@ -11,10 +11,10 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
-from reel_host.lifecycle.fence import ago, now_of
+from reel_host.lifecycle.fence import ago, now_of, prepared
 from reel_host.records.models import TaskAttempt, Worker
 
 if TYPE_CHECKING:
@@ -57,10 +57,17 @@ def stopped(session: Session, worker_id: str) -> None:
 
 
 def set_current(session: Session, worker_id: str, task_id: str) -> None:
-    session.execute(update(Worker).where(Worker.id == worker_id).values(current_task_id=task_id),
-                    execution_options={"synchronize_session": False})
+    def build() -> Any:
+        t = Worker.__table__
+        return update(t).where(t.c.id == bindparam("worker")).values(current_task_id=bindparam("task"))
+
+    session.execute(prepared("worker_set_current", build), {"worker": worker_id, "task": task_id})
 
 
 def clear_current(session: Session, worker_id: str, task_id: str) -> None:
-    session.execute(update(Worker).where(Worker.id == worker_id, Worker.current_task_id == task_id)
-                    .values(current_task_id=None), execution_options={"synchronize_session": False})
+    def build() -> Any:
+        t = Worker.__table__
+        return (update(t).where(t.c.id == bindparam("worker"), t.c.current_task_id == bindparam("task"))
+                .values(current_task_id=None))
+
+    session.execute(prepared("worker_clear_current", build), {"worker": worker_id, "task": task_id})
