@@ -11,11 +11,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from reel_host.lifecycle import dispatch
 
 from tests.utils.servers import PrivateRedis
 from tests.utils.stack import Stack, make_stack
@@ -146,3 +148,38 @@ def test_submit_answers_fast_while_the_broker_is_away(flaky_broker) -> None:
         assert r.json()["status"] == "queued"
     finally:
         redis.start()
+
+
+def test_broker_down_at_batch_submit__one_publish_tried__all_queued__all_run_when_back(
+        flaky_broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack, redis = flaky_broker
+    tries: list[str] = []
+    real_send = dispatch.send
+
+    def counted_send(rt, task_id, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name != "reel-reconciler":  # the request's publishes only
+            tries.append(task_id)
+        return real_send(rt, task_id, *args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "send", counted_send)  # the stack's API runs in this process
+    redis.stop()
+    with stack.client() as c:
+        r = c.post("/tasks/submit_batch", json={"tasks": [{"generator": "test.echo", "params": {"text": f"b{i}"}}
+                                                          for i in range(20)]})
+        assert r.status_code == 200, r.text
+        ids = [item["task"]["id"] for item in r.json()["data"]]
+        assert [c.get(f"/tasks/{i}/status").json()["status"] for i in ids] == ["queued"] * 20
+    assert len(tries) == 1  # the first failed publish stops the batch's: no retry loop per task
+    from reel_host.records.models import Task
+    from sqlalchemy import select
+
+    with stack.runtime.sessions() as session:
+        marked = session.scalars(select(Task.dispatched_at).where(Task.id.in_(ids))).all()
+    assert marked == [None] * 20  # all left for the reconciler
+    redis.start()
+    worker = stack.start_worker("testplugin", pool="after-batch-outage")
+    try:
+        finals = [stack.follow(task_id, timeout=90) for task_id in ids]
+    finally:
+        worker.stop()
+    assert [(f["status"], f["attempts"]) for f in finals] == [("succeeded", 1)] * 20

@@ -23,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from reel_host import forksafe
@@ -80,39 +80,37 @@ def _send_pending(session: Session) -> None:
     pending = list(session.info.get("reel_dispatch", ()))
     session.info["reel_dispatch"].clear()
     rt = session.info["reel_dispatch_rt"]
-    handled = 0
+    sent = 0
     try:
         with rt.celery.producer_or_acquire() as producer:  # one producer for the whole batch
             for task_id, attempt, generator, priority in pending:
-                handled += 1
-                try:
-                    send(rt, task_id, attempt, generator, priority, producer)
-                except Exception as exc:
-                    _not_sent(rt, task_id, attempt, exc)
-    except Exception as exc:  # no producer at all (the broker is unreachable): none was tried
-        for task_id, attempt, *_ in pending[handled:]:
-            _not_sent(rt, task_id, attempt, exc)
-
-
-def _not_sent(rt: Runtime, task_id: str, attempt: int, exc: Exception) -> None:
-    log.warning("broker unavailable; task %s stays queued and is sent when it is back: %s", task_id, exc)
-    _undispatch(rt, task_id, attempt)
+                send(rt, task_id, attempt, generator, priority, producer)
+                sent += 1
+    except Exception as exc:
+        # the broker is away: the rest of the batch is not tried (one failed publish per
+        # request, not one per task); the reconciler sends them when it is back
+        unsent = [(task_id, attempt) for task_id, attempt, *_ in pending[sent:]]
+        if not unsent:  # all went out; only giving the producer back failed
+            return
+        log.warning("broker unavailable; %d task(s) stay queued and are sent when it is back (%s): %s",
+                    len(unsent), ", ".join(t for t, _ in unsent[:5]), exc)
+        _undispatch(rt, unsent)
 
 
 def _drop_pending(session: Session) -> None:
     session.info.get("reel_dispatch", []).clear()
 
 
-def _undispatch(rt: Runtime, task_id: str, attempt: int) -> None:
-    """Mark the attempt as not sent, so the reconciler sends it (best effort: a failure here is
-    found by the lost-message check instead)."""
+def _undispatch(rt: Runtime, attempts: list[tuple[str, int]]) -> None:
+    """Mark the attempts as not sent, so the reconciler sends them (best effort: a failure here
+    is found by the lost-message check instead)."""
     try:
         with rt.sessions() as session:
-            session.execute(update(Task).where(Task.id == task_id, Task.attempts == attempt,
+            session.execute(update(Task).where(tuple_(Task.id, Task.attempts).in_(attempts),
                                                Task.status == TaskStatus.QUEUED).values(dispatched_at=None))
             session.commit()
     except Exception:
-        log.warning("could not mark task %s for a later dispatch; the reconciler will find it", task_id)
+        log.warning("could not mark %d task(s) for a later dispatch; the reconciler will find them", len(attempts))
 
 
 # -- the reconciler --------------------------------------------------------------------
@@ -145,7 +143,7 @@ def dispatch_due(rt: Runtime, limit: int = 500) -> int:
                 sent += 1
             except Exception as exc:
                 log.warning("broker unavailable; %d due tasks wait: %s", len(rows), exc)
-                _undispatch(rt, task_id, attempt)
+                _undispatch(rt, [(task_id, attempt)])
                 break
     return sent
 
