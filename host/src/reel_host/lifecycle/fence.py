@@ -47,6 +47,10 @@ def ago(session: Session, seconds: float) -> Any:
     return utcnow() - timedelta(seconds=seconds)
 
 
+S = TypeVar("S")
+_PREPARED: dict[Hashable, Any] = {}  # statements of the hot path, by shape (see prepared)
+
+
 def prepared(key: Hashable, build: Callable[[], S]) -> S:
     """The statement of ``key``, built once per process.
 
@@ -58,10 +62,6 @@ def prepared(key: Hashable, build: Callable[[], S]) -> S:
     if stmt is None:
         stmt = _PREPARED[key] = build()
     return stmt  # type: ignore[no-any-return]
-
-
-_PREPARED: dict[Hashable, Any] = {}
-S = TypeVar("S")
 
 
 def _is_db_now(value: Any) -> bool:
