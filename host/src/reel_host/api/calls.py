@@ -12,6 +12,7 @@ holding a connection, and each request costs one hop instead of about seven.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -25,11 +26,13 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from reel_host.errors import Unauthorized
+from reel_host.lifecycle.fence import DB_ERRORS
 from reel_host.lifecycle.status import ACTIVE, FINISHED
 from reel_host.runtime import Runtime
 from reel_host.schemas.tasks import TaskPublic
 from reel_host.services.catalog import WorkerView
 
+log = logging.getLogger("reel.api")
 JSON = "application/json"
 FALLBACK_LOOK_S = 5.0  # a notification lost with a dropped connection costs at most this
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
@@ -116,7 +119,13 @@ class ApiCall:
             since = hub.mark()
             if changed and hub.announced_status(task.id) in ACTIVE:
                 continue  # it only started (or made progress): nothing to answer yet, no read
-            task = await self.run_model(read)
+            try:
+                task = await self.run_model(read)
+            except DB_ERRORS as exc:
+                # the database went away while we waited: answer with the task as last read
+                # (a submit is committed by now; a 503 would invite the client to submit again)
+                log.warning("task %s: stopped waiting, the database is unavailable (%s)", task.id, type(exc).__name__)
+                break
         return task
 
     async def run_open(self, work: Callable[[Session], Any], status_code: int = 200) -> Response:

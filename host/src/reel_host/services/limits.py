@@ -164,7 +164,8 @@ def held_message(session: Session, task: Task) -> str | None:
     """Why a queued task waits, when it is its project's running cap (for the task's ``message``)."""
     if task.status != "queued" or task.dispatched_at is not None:
         return None
-    cap = session.scalar(select(ProjectLimits.max_running).where(ProjectLimits.project_id == task.project_id))
+    limits = project_limits(session, task.project_id)
+    cap = limits.max_running if limits is not None else None
     if cap is None or int(session.scalar(select(_in_flight(task.project_id))) or 0) < cap:
         return None
     return f"held: project {task.project_id!r} runs {cap} tasks at once (its max_running limit)"

@@ -37,7 +37,7 @@ from reel_host.schemas.tasks import (
 )
 from reel_host.services.catalog import WorkerView, all_generators, local_generators
 from reel_host.services.limits import enforce_submit_limits
-from reel_host.services.views import to_public
+from reel_host.services.views import committed_to_public, to_public
 
 # -- submit ---------------------------------------------------------------------
 
@@ -161,10 +161,10 @@ def submit_batch(
                 task, created = submit_task(session, rt, view, project,
                                             TaskCreate(**item.model_dump(exclude={"idempotency_key"})),
                                             key.key if key is not None else None)
-                results.append(TaskBatchResult(index=index, task=to_public(session, rt, view, task),
+                results.append(TaskBatchResult(index=index, task=committed_to_public(session, rt, view, task),
                                                replayed=not created))
         else:
-            results += [TaskBatchResult(index=index, task=to_public(session, rt, view, task))
+            results += [TaskBatchResult(index=index, task=committed_to_public(session, rt, view, task))
                         for index, task, _ in new]
     return TaskBatchPublic(data=sorted(results, key=lambda r: r.index))
 
@@ -258,5 +258,5 @@ def is_finished(task: Task) -> bool:
 
 __all__ = [
     "cancel_task", "get_task", "is_finished", "list_tasks", "local_generators",
-    "retry_task", "submit_batch", "submit_task", "to_public",
+    "committed_to_public", "retry_task", "submit_batch", "submit_task", "to_public",
 ]

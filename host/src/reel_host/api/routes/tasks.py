@@ -55,7 +55,7 @@ async def submit_task(
         task, created = service.submit_task(session, rt, view, project, body, idempotency_key,
                                             created_by=call.principal(session).user_id)
         created_flag.append(created)
-        return service.to_public(session, rt, view, task)
+        return service.committed_to_public(session, rt, view, task)
 
     task = await call.run_model(work)
     headers = {} if created_flag[0] else {"Idempotent-Replayed": "true"}
