@@ -102,7 +102,7 @@ async def _answer(call: ApiCall, task: TaskPublic, prefer: str | None, status_co
 async def cancel_task(task_id: str, call: TaskCallDep) -> Response:
     """Cancel a queued or running task (409 once it finished)."""
     rt, view = call.rt, call.view
-    return await call.run(lambda session, project: service.to_public(
+    return await call.run(lambda session, project: service.committed_to_public(
         session, rt, view, service.cancel_task(session, rt, project, task_id)))
 
 
@@ -110,7 +110,7 @@ async def cancel_task(task_id: str, call: TaskCallDep) -> Response:
 async def retry_task(task_id: str, call: TaskCallDep) -> Response:
     """Run a failed or cancelled task again under the same id (attempts + 1)."""
     rt, view = call.rt, call.view
-    return await call.run(lambda session, project: service.to_public(
+    return await call.run(lambda session, project: service.committed_to_public(
         session, rt, view, service.retry_task(session, rt, project, task_id)), status_code=202)
 
 
