@@ -70,6 +70,16 @@ def flaky_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sta
         redis.stop()
 
 
+def assert_all_succeed_first_time(stack: Stack, ids: list[str], pool: str) -> None:
+    """Start a worker and see every task succeed on its first attempt."""
+    worker = stack.start_worker("testplugin", pool=pool)
+    try:
+        finals = [stack.follow(task_id, timeout=90) for task_id in ids]
+    finally:
+        worker.stop()
+    assert [(f["status"], f["attempts"]) for f in finals] == [("succeeded", 1)] * len(ids)
+
+
 def test_broker_down_at_submit__task_queued_not_failed__runs_when_back(flaky_broker) -> None:
     stack, redis = flaky_broker
     redis.stop()
@@ -89,12 +99,7 @@ def test_redis_restart_without_persistence__every_queued_task_recovered(flaky_br
     stack, redis = flaky_broker
     ids = [stack.submit(params={"text": f"t{i}"})["id"] for i in range(20)]  # no worker: they wait in Redis
     redis.restart()  # every message gone; the records still have all 20
-    worker = stack.start_worker("testplugin", pool="after-restart")
-    try:
-        finals = [stack.follow(task_id, timeout=90) for task_id in ids]
-    finally:
-        worker.stop()
-    assert [(f["status"], f["attempts"]) for f in finals] == [("succeeded", 1)] * 20
+    assert_all_succeed_first_time(stack, ids, pool="after-restart")
     with stack.runtime.sessions() as session:
         from reel_host.records.models import TaskAttempt
         from sqlalchemy import func, select
@@ -171,9 +176,4 @@ def test_broker_down_at_batch_submit__one_publish_tried__all_queued__all_run_whe
         assert [c.get(f"/tasks/{i}/status").json()["status"] for i in ids] == ["queued"] * 20
     assert len(tries) == 1  # the first failed publish stops the batch's: no retry loop per task
     redis.start()  # the reconciler sends them all (the request marked them unsent)
-    worker = stack.start_worker("testplugin", pool="after-batch-outage")
-    try:
-        finals = [stack.follow(task_id, timeout=90) for task_id in ids]
-    finally:
-        worker.stop()
-    assert [(f["status"], f["attempts"]) for f in finals] == [("succeeded", 1)] * 20
+    assert_all_succeed_first_time(stack, ids, pool="after-batch-outage")

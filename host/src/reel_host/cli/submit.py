@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from reel_host.lifecycle.status import FINISHED
 from reel_host.paths import API_PREFIX
 
 err = Console(stderr=True)
@@ -47,7 +48,6 @@ def sse_events(response: httpx.Response) -> Iterator[tuple[str, str, str | None]
             data.append(line[5:].lstrip())
 
 
-FINISHED = ("succeeded", "failed", "cancelled")
 GIVE_UP_S = 60.0  # how long --wait keeps trying while the API cannot be reached
 RETRY_PAUSE_S = 1.0
 
